@@ -1,0 +1,89 @@
+"""The one multi-process launcher, on torch.distributed (gloo on CPU, NCCL on GPUs).
+
+The notebook's kernel orchestrates and is never a rank: :func:`launch` spawns ``world_size`` fresh
+processes, each joins the process group, runs ``fn(rank, world_size, *args)``, and rank results come
+back through files. A rank that raises ends the whole run with that error (the others are killed), and
+every collective has a timeout, so a dead peer never means a hang. Under ``torchrun`` the same
+``fn`` runs through :func:`torchrun_main`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+DEFAULT_TIMEOUT_S = 300
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def backend_for(device_type: str) -> str:
+    return "nccl" if device_type == "cuda" else "gloo"
+
+
+def rank_device(device_type: str, local_rank: int) -> torch.device:
+    if device_type == "cuda":
+        torch.cuda.set_device(local_rank % torch.cuda.device_count())
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    return torch.device("cpu")
+
+
+def _rank_entry(rank: int, fn: Callable, world_size: int, device_type: str, port: int, out_dir: str,
+                timeout_s: float, threads: int, args: tuple) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
+    torch.set_num_threads(threads)
+    device = rank_device(device_type, rank)
+    dist.init_process_group(backend_for(device_type), rank=rank, world_size=world_size,
+                            timeout=dt.timedelta(seconds=timeout_s),
+                            **({"device_id": device} if device_type == "cuda" else {}))
+    try:
+        result = fn(rank, world_size, device, *args)
+        torch.save(result, Path(out_dir) / f"rank{rank}.pt")
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def launch(fn: Callable[..., Any], world_size: int, *args: Any, device: torch.device | str = "cpu",
+           timeout_s: float = DEFAULT_TIMEOUT_S) -> list[Any]:
+    """Run ``fn(rank, world_size, device, *args)`` on ``world_size`` new processes; return their results.
+
+    ``fn`` must be importable (defined in paperlib, not in a notebook cell) and return something
+    ``torch.load(weights_only=True)`` can read (tensors, numbers, lists, dicts).
+    """
+    if world_size < 1:
+        raise ValueError(f"world_size: expected an integer >= 1, got {world_size}")
+    device_type = torch.device(device).type
+    if device_type == "cuda" and world_size > torch.cuda.device_count():
+        raise ValueError(f"world_size: {world_size} ranks on CUDA need as many GPUs, "
+                         f"{torch.cuda.device_count()} visible")
+    threads = 1 if device_type == "cpu" else max(1, (os.cpu_count() or 1) // world_size)
+    with tempfile.TemporaryDirectory(prefix="paperlib-launch-") as out_dir:
+        mp.start_processes(_rank_entry, nprocs=world_size, join=True, start_method="spawn",
+                           args=(fn, world_size, device_type, free_port(), out_dir, timeout_s, threads, args))
+        return [torch.load(Path(out_dir) / f"rank{r}.pt", weights_only=True) for r in range(world_size)]
+
+
+def torchrun_main(fn: Callable[..., Any], *args: Any, timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
+    """Entry point under ``torchrun``: read the rank from its environment and run ``fn`` on it."""
+    rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    device_type = "cuda" if torch.cuda.is_available() else "cpu"
+    device = rank_device(device_type, local_rank)
+    dist.init_process_group(backend_for(device_type), timeout=dt.timedelta(seconds=timeout_s))
+    try:
+        return fn(rank, world_size, device, *args)
+    finally:
+        dist.destroy_process_group()

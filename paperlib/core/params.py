@@ -1,0 +1,208 @@
+"""Parameter schemas: the scales' presets, their precedence, and validation with one clear line.
+
+Precedence (lowest first): the scale's preset < ``notebooks/params/<paper>.<scale>.yaml`` <
+``-f file.yaml`` < ``-p name value`` (or a value set in the notebook's parameters cell).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping
+
+import yaml
+
+from .device import DEVICES
+from .paths import repo_root
+
+SCALES = ("smoke", "cpu", "full")
+
+
+class ParameterError(ValueError):
+    """A bad parameter: the message is one line naming the parameter and what it accepts."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One knob: its type, a preset per scale (or one value for all), and what values are sane.
+
+    ``path=True`` means an existing folder is required when the value is not ``None``.
+    """
+
+    name: str
+    type: type
+    preset: Any
+    help: str = ""
+    choices: tuple | None = None
+    low: float | None = None
+    high: float | None = None
+    path: bool = False
+    optional: bool = False  # None is a legal resolved value (e.g. "use the built-in miniature")
+
+    def preset_for(self, scale: str) -> Any:
+        if isinstance(self.preset, Mapping):
+            return self.preset[scale]
+        return self.preset
+
+    def expected(self) -> str:
+        if self.choices is not None:
+            what = "one of " + ", ".join(repr(c) for c in self.choices)
+        else:
+            what = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+                    list: "a list"}.get(self.type, self.type.__name__)
+            if self.low is not None and self.high is not None:
+                what += f" in [{self.low}, {self.high}]"
+            elif self.low is not None:
+                what += f" >= {self.low}"
+            elif self.high is not None:
+                what += f" <= {self.high}"
+            if self.path:
+                what = "an existing folder"
+        if self.optional:
+            what += " (or null)"
+        return what
+
+    def check(self, value: Any, paper: str) -> Any:
+        """Return the value coerced to the declared type, or raise ``ParameterError``."""
+        if value is None:
+            if self.optional:
+                return None
+            raise self._error(paper, value)
+        value = self._coerce(value, paper)
+        if self.choices is not None and value not in self.choices:
+            raise self._error(paper, value)
+        if self.type in (int, float):
+            if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+                raise self._error(paper, value)
+        if self.path and not Path(value).expanduser().is_dir():
+            raise ParameterError(f"{paper}: parameter '{self.name}': expected an existing folder, "
+                                 f"but {str(value)!r} does not exist or is not a folder")
+        return value
+
+    def _coerce(self, value: Any, paper: str) -> Any:
+        if self.type is bool:
+            if isinstance(value, bool):
+                return value
+        elif self.type is int:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+        elif self.type is float:
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                return float(value)
+        elif self.type is str:
+            if isinstance(value, (str, Path)):
+                return str(value)
+        elif self.type is list:
+            if isinstance(value, (list, tuple)):
+                return list(value)
+        raise self._error(paper, value)
+
+    def _error(self, paper: str, value: Any) -> ParameterError:
+        return ParameterError(f"{paper}: parameter '{self.name}': expected {self.expected()}, got {value!r}")
+
+
+class Params(Mapping):
+    """The resolved, validated parameters of one run; read them as attributes (``p.steps``)."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        self._values = MappingProxyType(dict(values))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return "Params(" + ", ".join(f"{k}={v!r}" for k, v in self._values.items()) + ")"
+
+
+def _common() -> tuple[Param, ...]:
+    return (
+        Param("scale", str, "cpu", "smoke (seconds, tests), cpu (the book), full (the paper, on GPUs)",
+              choices=SCALES),
+        Param("device", str, "auto", "where it runs: auto picks CUDA when present", choices=DEVICES),
+        Param("seed", int, 0, "base random seed", low=0),
+    )
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A paper's parameters. ``resolve`` applies the precedence and validates everything."""
+
+    paper: str
+    params: tuple[Param, ...]
+    description: str = ""
+    by_name: Mapping[str, Param] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        all_params = _common() + tuple(self.params)
+        names = [p.name for p in all_params]
+        duplicated = {n for n in names if names.count(n) > 1}
+        if duplicated:
+            raise ValueError(f"{self.paper}: parameters declared twice: {sorted(duplicated)}")
+        object.__setattr__(self, "by_name", MappingProxyType({p.name: p for p in all_params}))
+
+    def params_file(self, scale: str) -> Path:
+        return repo_root() / "notebooks" / "params" / f"{self.paper}.{scale}.yaml"
+
+    def read_file(self, path: str | Path) -> dict[str, Any]:
+        path = Path(path)
+        if not path.is_file():
+            raise ParameterError(f"{self.paper}: parameter file {str(path)!r} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ParameterError(f"{self.paper}: parameter file {str(path)!r} is not valid YAML: "
+                                 f"{str(err).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise ParameterError(f"{self.paper}: parameter file {str(path)!r} must hold a mapping "
+                                 f"name: value, got {type(data).__name__}")
+        return data
+
+    def resolve(self, scale: str = "cpu", device: str = "auto", *, file: str | Path | None = None,
+                **given: Any) -> Params:
+        """Validated parameters for one run. ``None`` in ``given`` means "the scale's preset"."""
+        self._reject_unknown(given, "")
+        scale = self.by_name["scale"].check(scale, self.paper)
+        layers: list[dict[str, Any]] = []
+        if self.params_file(scale).is_file():
+            layers.append(self.read_file(self.params_file(scale)))
+        if file is not None:
+            layers.append(self.read_file(file))
+        layers.append({"device": device, **{k: v for k, v in given.items() if v is not None}})
+        values = {p.name: p.preset_for(scale) for p in self.by_name.values()}
+        values["scale"] = scale
+        for layer in layers:
+            self._reject_unknown(layer, " in a parameter file")
+            if layer.get("scale", scale) != scale:
+                raise ParameterError(f"{self.paper}: parameter 'scale': a file says {layer['scale']!r} "
+                                     f"but the run is {scale!r}")
+            values.update(layer)
+        return Params({name: self.by_name[name].check(value, self.paper) for name, value in values.items()})
+
+    def coerce_cli(self, name: str, text: str) -> Any:
+        """Parse a ``-p name value`` string the way YAML would (``3`` -> int, ``true`` -> bool)."""
+        self._reject_unknown({name: None}, "")
+        value = yaml.safe_load(text) if text.strip() else text
+        if self.by_name[name].type is str and not isinstance(value, str) and value is not None:
+            value = text
+        return value
+
+    def _reject_unknown(self, values: Mapping[str, Any], where: str) -> None:
+        for name in values:
+            if name not in self.by_name:
+                known = ", ".join(self.by_name)
+                raise ParameterError(f"{self.paper}: unknown parameter '{name}'{where}; known: {known}")

@@ -1,0 +1,149 @@
+"""``metrics.json``: provenance, named metrics and claims of one run, written atomically.
+
+Every number a chapter's prose shows goes through :meth:`Run.metric` (recorded *and* glued).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import atomic
+from .device import device_name, pick_device
+from .params import Params
+from .paths import repo_root, run_dir
+from .verdict import Measurement, verdict_over_seeds, verdict_threshold
+
+TRACKED_PACKAGES = ("torch", "numpy", "diffusers", "open_clip_torch", "timm", "scikit-learn", "paperlib")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def git_commit() -> str | None:
+    """The checkout's commit, with ``+dirty`` when files differ from it; None outside git."""
+    try:
+        root = repo_root()
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        if not sha:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _glue(name: str, value: Any) -> None:
+    """Glue for myst-nb when running inside a kernel; a no-op in plain Python."""
+    if "ipykernel" not in sys.modules:
+        return
+    from myst_nb import glue
+
+    glue(name, value, display=False)
+
+
+class Run:
+    """One execution of a chapter: collects metrics and claims, writes ``metrics.json``."""
+
+    def __init__(self, paper: str, params: Params):
+        self.params = params
+        self.paper = paper
+        self.device = pick_device(params.device)
+        self.started = dt.datetime.now(dt.timezone.utc)
+        self._t0 = time.perf_counter()
+        self.metrics: dict[str, Any] = {}
+        self.claims: list[dict[str, Any]] = []
+        self.extra: dict[str, Any] = {}
+
+    @property
+    def folder(self) -> Path:
+        return run_dir(self.paper, self.params.scale, self.device.type)
+
+    def metric(self, name: str, value: Any, glue: bool = True) -> Any:
+        """Record a measured value (and glue it for the prose). Floats must be finite."""
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"metric {name!r} is {value}: a run must not record non-finite numbers")
+        self.metrics[name] = value
+        if glue:
+            _glue(name, value)
+        return value
+
+    def claim(self, name: str, statement: str, paper_says: str, method: float | Sequence[float],
+              baseline: float | Sequence[float], *, method_label: str, baseline_label: str,
+              higher_is_better: bool = True, threshold: float | None = None,
+              value: float | None = None, unit: str = "") -> str:
+        """Record a claim and its verdict; glue ``<name>_verdict``.
+
+        Without ``threshold`` the seeds rule compares ``method`` and ``baseline``. With it, the
+        deterministic ``value`` (default: method mean / baseline mean) is compared to ``threshold``.
+        """
+        m, b = Measurement.of(method), Measurement.of(baseline)
+        if threshold is None:
+            verdict = verdict_over_seeds(m, b, higher_is_better)
+            rule = "two standard errors over seeds"
+        else:
+            value = m.mean / b.mean if value is None else value
+            verdict = verdict_threshold(value, threshold, higher_is_better)
+            rule = f"{'>' if higher_is_better else '<'} {threshold:g}"
+        self.claims.append({
+            "name": name, "statement": statement, "paper": paper_says,
+            "method": {"label": method_label, **m.as_dict()},
+            "baseline": {"label": baseline_label, **b.as_dict()},
+            "higher_is_better": higher_is_better, "rule": rule,
+            "value": value, "threshold": threshold, "unit": unit, "verdict": verdict,
+        })
+        _glue(f"{name}_verdict", verdict)
+        return verdict
+
+    def claims_table(self):
+        """The claim check as a Markdown table (for ``display``)."""
+        from IPython.display import Markdown
+
+        rows = ["| claim | the paper | method | baseline | rule | verdict |", "|---|---|---|---|---|---|"]
+        for c in self.claims:
+            rows.append(f"| {c['statement']} | {c['paper']} | {_fmt(c['method'], c['unit'])} | "
+                        f"{_fmt(c['baseline'], c['unit'])} | {c['rule']} | **{c['verdict']}** |")
+        return Markdown("\n".join(rows))
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "paper": self.paper,
+            "provenance": {
+                "scale": self.params.scale, "device": self.device.type,
+                "device_name": device_name(self.device), "params": dict(self.params),
+                "versions": package_versions(), "commit": git_commit(),
+                "started": self.started.isoformat(timespec="seconds"),
+                "wall_time_s": round(time.perf_counter() - self._t0, 2), "host": platform.node(),
+            },
+            "metrics": self.metrics,
+            "claims": self.claims,
+            **self.extra,
+        }
+
+    def save(self) -> Path:
+        """Write ``metrics.json`` atomically into the run folder and return its path."""
+        path = self.folder / "metrics.json"
+        atomic.write_json(path, self.record())
+        return path
+
+
+def _fmt(m: dict, unit: str) -> str:
+    text = f"{m['label']}: {m['mean']:.4g}"
+    if m["std"] is not None:
+        text += f" ± {m['std']:.2g} (n={m['n']})"
+    return text + (f" {unit}" if unit else "")
