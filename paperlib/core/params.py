@@ -39,6 +39,7 @@ class Param:
     high: float | None = None
     path: bool = False
     optional: bool = False  # None is a legal resolved value (e.g. "use the built-in miniature")
+    weights: bool = False  # names pretrained weights (a path or hub id) that `paperlib doctor` looks for
 
     def preset_for(self, scale: str) -> Any:
         if isinstance(self.preset, Mapping):
@@ -145,6 +146,8 @@ class Schema:
     paper: str
     params: tuple[Param, ...]
     description: str = ""
+    gpus_full: int = 1  # GPUs the full-scale run is written for (checked by `paperlib doctor`)
+    time_full: str = "unknown"  # estimated wall time of the full-scale run, for `paperlib doctor`
     by_name: Mapping[str, Param] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -1,0 +1,83 @@
+"""Building the book: execute each chapter at one scale, hand the executions to jupyter-cache, run Sphinx.
+
+Why not let myst-nb execute: jupyter-cache keys a notebook on its code cells only, so it would neither
+see a change inside paperlib nor a new full-scale run under ``results/``, and it cannot pass a scale.
+Here each chapter is executed with papermill (``scale`` injected) whenever its fingerprint (notebook,
+paperlib sources, its ``results/`` folder, the scale) changed; the execution is stored in the
+jupyter-cache under the source notebook's hash, and ``jupyter-book build`` then reads it from the cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .core.paths import repo_root
+from .papers import notebook, toc_chapters
+from .runner import execute
+
+
+def runs_dir(scale: str) -> Path:
+    return repo_root() / "_build" / "book-runs" / scale
+
+
+def fingerprint(name: str, scale: str) -> str:
+    root = repo_root()
+    digest = hashlib.sha256(scale.encode())
+    files = [notebook(name)] + sorted((root / "paperlib").rglob("*.py")) + sorted((root / "paperlib").rglob("*.json"))
+    results = root / "results" / name
+    if results.is_dir():
+        files += sorted(p for p in results.rglob("*") if p.is_file())
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def execute_chapter(name: str, scale: str, force: bool = False) -> Path:
+    """Execute chapter ``name`` at ``scale`` unless an up-to-date execution exists; return its folder."""
+    dest = runs_dir(scale) / name
+    stamp = dest / "fingerprint"
+    key = fingerprint(name, scale)
+    if not force and stamp.is_file() and stamp.read_text() == key and (dest / "run.ipynb").is_file():
+        return dest
+    execute(name, {"scale": scale}, dest)
+    (dest / "fingerprint").write_text(key)
+    return dest
+
+
+def cache_execution(name: str, executed: Path) -> None:
+    """Store an executed chapter in the book's jupyter-cache under its *source* notebook's hash."""
+    import jupytext
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    source = jupytext.read(notebook(name))
+    nb = nbformat.read(executed, as_version=4)
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    nb.metadata["kernelspec"] = source.metadata.get("kernelspec", nb.metadata.get("kernelspec"))
+    cache = get_cache(str(repo_root() / "_build" / ".jupyter_cache"))
+    cache.cache_notebook_bundle(CacheBundleIn(nb, uri=str(notebook(name))), check_validity=False, overwrite=True)
+
+
+def build(scale: str = "cpu", force: bool = False, warnings_as_errors: bool = True) -> Path:
+    """Execute every chapter of ``_toc.yml`` at ``scale``, write the dashboard, build ``_build/html``."""
+    from .dashboard import write_dashboard
+
+    root = repo_root()
+    for name in toc_chapters():
+        print(f"[book] {name} at {scale} scale", flush=True)
+        cache_execution(name, execute_chapter(name, scale, force) / "run.ipynb")
+    write_dashboard(scale)
+    args = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--all"]
+    if warnings_as_errors:
+        args += ["-W", "--keep-going"]
+    html = root / "_build" / "html"
+    shutil.rmtree(html, ignore_errors=True)  # a stale page must not survive a failed build
+    subprocess.run(args, check=True, cwd=root)
+    (root / "_build" / "book-scale.json").write_text(json.dumps({"scale": scale}))
+    return html

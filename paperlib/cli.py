@@ -1,0 +1,126 @@
+"""The ``paperlib`` command: list, run, doctor, book.
+
+Parameters are validated before anything is launched: a bad value is one line on stderr and exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .core.params import SCALES, ParameterError, Params, Schema
+from .core.paths import repo_root
+
+
+def _resolve(args: argparse.Namespace) -> tuple[Schema, Params]:
+    from .papers import schema
+
+    spec = schema(args.name)
+    given = {}
+    for name, text in args.param or []:
+        given[name] = spec.coerce_cli(name, text)
+    if args.device is not None:
+        given["device"] = args.device
+    return spec, spec.resolve(scale=args.scale, file=args.file, **given)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .papers import available, schema
+
+    for name in available():
+        spec = schema(name)
+        print(f"{name}: {spec.description}")
+        for p in spec.by_name.values():
+            presets = p.preset if isinstance(p.preset, dict) else {s: p.preset for s in SCALES}
+            shown = ", ".join(f"{s}={presets[s]!r}" for s in SCALES)
+            print(f"    {p.name} ({p.expected()}): {p.help} [{shown}]")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .core.device import pick_device
+    from .runner import execute
+
+    spec, params = _resolve(args)
+    device = pick_device(params.device).type
+    dest = Path(args.out) if args.out else repo_root() / "results" / args.name / f"{params.scale}-{device}"
+    print(f"running {args.name} at {params.scale} scale on {device} -> {dest}", file=sys.stderr)
+    execute(args.name, dict(params), dest, timeout_s=args.timeout)
+    print(dest / "metrics.json")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import torch
+
+    from .zoo.pretrained import local_snapshot
+
+    spec, params = _resolve(args)  # data folders are checked by validation
+    problems = []
+    for p in spec.by_name.values():
+        if p.weights and params[p.name]:
+            try:
+                print(f"weights  {p.name}: {local_snapshot(params[p.name], p.name)}")
+            except FileNotFoundError as err:
+                problems.append(str(err))
+        if p.path and params[p.name]:
+            print(f"data     {p.name}: {params[p.name]}")
+    gpus = torch.cuda.device_count()
+    print(f"gpus     {gpus} visible" + (f" ({torch.cuda.get_device_name(0)})" if gpus else ""))
+    if params.scale == "full" and gpus < spec.gpus_full:
+        problems.append(f"device: the full-scale run is written for {spec.gpus_full} GPU(s), {gpus} visible")
+    print(f"estimate {spec.time_full} for the full-scale run on {spec.gpus_full} GPU(s)")
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def cmd_book(args: argparse.Namespace) -> int:
+    from .book import build
+
+    html = build(args.scale, force=args.force)
+    print(html / "index.html")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="paperlib", description="Run the executable papers.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="the chapters and their parameters").set_defaults(fn=cmd_list)
+    for command, fn, help_text in (("run", cmd_run, "execute a chapter with papermill"),
+                                   ("doctor", cmd_doctor, "check data, weights and GPUs before a long run")):
+        p = sub.add_parser(command, help=help_text)
+        p.add_argument("name")
+        p.add_argument("--scale", default="cpu", help="smoke | cpu | full (default: cpu)")
+        p.add_argument("--device", default=None, help="auto | cpu | cuda (default: auto)")
+        p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
+        p.add_argument("-f", "--file", default=None, help="a YAML file of parameters")
+        p.set_defaults(fn=fn)
+        if command == "run":
+            p.add_argument("--out", default=None, help="destination folder (default results/<name>/<scale>-<device>)")
+            p.add_argument("--timeout", type=int, default=24 * 3600, help="per-cell timeout in seconds")
+    b = sub.add_parser("book", help="execute every chapter and build the HTML book")
+    b.add_argument("--scale", default="cpu", choices=SCALES)
+    b.add_argument("--force", action="store_true", help="re-execute even unchanged chapters")
+    b.set_defaults(fn=cmd_book)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .runner import RunFailed
+
+    args = parser().parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never a download attempt at run time
+    try:
+        return args.fn(args)
+    except (ParameterError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except RunFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""The miniature HeLlO experiment: RDED-lite distilled set, projector training, students per label mode.
+
+Label modes for the same distilled images ``X_s`` (every student sees the same augmented views):
+hard one-hot; FKD-style stored teacher soft labels (one per view, i.e. per epoch); the same stored
+labels compressed to the projector's byte budget; HeLlO's online projector labels; zero-shot CLIP
+labels (the projector without factors). Narrated in notebooks/hello.py, "The experiment".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+from ..core.progress import progress
+from ..core.seeding import seed_everything
+from ..core.train import accuracy, batches, fit
+from ..zoo.classifier import random_shift
+from .kernels import (FORMATS, LabelFn, OnlineLabelStream, Projector, StoredLabels, bytes_per_view, label_loss,
+                      projector_labels, store_labels, stored_label_fn, views_for_budget)
+from .models import make_student
+
+
+@torch.no_grad()
+def select_rded(x: torch.Tensor, y: torch.Tensor, teacher: nn.Module, ipc: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """RDED-lite initialisation: per class, the ``ipc`` real images the teacher is most confident on.
+
+    Score ``s(x) = −CE(T(x), y)`` (RDED's realism score without patch stitching). Returns
+    ``(X_s (C·ipc, 3, H, W), Y_s, indices into x)``, classes in order.
+    """
+    if ipc < 1:
+        raise ValueError(f"ipc: expected an integer >= 1, got {ipc!r}")
+    teacher.eval()
+    probs = torch.cat([teacher(x[i:i + 512]) for i in range(0, len(x), 512)])
+    if (probs.sum(-1) - 1).abs().max() > 1e-3:
+        probs = probs.softmax(-1)
+    score = probs[torch.arange(len(y)), y]
+    picks = []
+    for c in torch.unique(y).tolist():
+        idx = torch.nonzero(y == c).flatten()
+        if len(idx) < ipc:
+            raise ValueError(f"ipc: class {c} has only {len(idx)} images, fewer than ipc={ipc}")
+        picks.append(idx[score[idx].argsort(descending=True)[:ipc]])
+    idx = torch.cat(picks)
+    return x[idx].clone(), y[idx].clone(), idx
+
+
+def train_projector(projector: Projector, x: torch.Tensor, y: torch.Tensor, teachers: Callable[[torch.Tensor], torch.Tensor],
+                    steps: int, lam: float = 0.1, lr: float = 3e-3, batch_size: int = 128, seed: int = 0,
+                    device: torch.device | str = "cpu") -> list[float]:
+    """Fit the factors on the original data: ``MSE(softmax f_θ(A(X)), Y'(A(X))) + λ·CE(f_θ(A(X)), Y)``.
+
+    ``Y'`` comes from ``teachers`` (e.g. a :class:`TeacherPool`) on the same shifted batch.
+    """
+    seed_everything(seed)
+    device = torch.device(device)
+    projector.to(device)
+    params = [p for p in projector.parameters() if p.requires_grad]
+    if not params or steps == 0:
+        projector.eval()
+        return []
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+
+    def loss_fn(model: nn.Module, batch: tuple) -> torch.Tensor:
+        xa = random_shift(batch[0], 1)  # one augmented tensor for projector and teachers
+        with torch.no_grad():
+            target = teachers(xa)
+        return label_loss(model(xa), target, batch[1], lam)
+
+    hist = fit(projector, batches(x, y, batch_size, seed), loss_fn, opt, steps, device=device,
+               desc="projector", scheduler=sched)
+    projector.eval()
+    return hist.loss
+
+
+@dataclass
+class StudentRecipe:
+    """The student's training budget (identical for every label mode)."""
+
+    steps: int = 300
+    lr: float = 3e-3
+    beta: float = 1.0
+    width: int = 16
+    shift: int = 1
+    noise: float = 0.05
+
+
+def train_student(x_s: torch.Tensor, y_s: torch.Tensor, label_fn: LabelFn | None, recipe: StudentRecipe,
+                  seed: int, views: int | None = None, device: torch.device | str = "cpu",
+                  num_classes: int = 10) -> nn.Module:
+    """A fresh student trained on ``X_s`` for ``recipe.steps`` full-batch steps of
+    ``MSE(softmax φ(A(X_s)), Y*) + β·CE(φ(A(X_s)), Y_s)`` (plain CE for hard labels)."""
+    device = torch.device(device)
+    seed_everything(seed)
+    student = make_student(x_s.shape[1], recipe.width, num_classes).to(device)
+    stream = OnlineLabelStream(x_s.to(device), y_s.to(device), label_fn, seed=seed, views=views,
+                               shift=recipe.shift, noise=recipe.noise)
+    opt = torch.optim.AdamW(student.parameters(), lr=recipe.lr, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe.steps)
+
+    def loss_fn(model: nn.Module, batch: tuple) -> torch.Tensor:
+        target = batch[2] if len(batch) == 3 else None
+        return label_loss(model(batch[0]), target, batch[1], recipe.beta)
+
+    fit(student, stream, loss_fn, opt, recipe.steps, device=device, desc="student", scheduler=sched)
+    return student
+
+
+def teacher_stored_labels(teacher: Callable[[torch.Tensor], torch.Tensor], x_s: torch.Tensor, y_s: torch.Tensor,
+                          views: int, seed: int, recipe: StudentRecipe, fmt: str = "fp32") -> StoredLabels:
+    """FKD-style storage: the teacher's probabilities on each of ``views`` augmented views of ``X_s``.
+
+    The views are exactly the ones a student with this ``seed`` will draw (same stream, same seeds).
+    """
+    stream = OnlineLabelStream(x_s, y_s, None, seed=seed, views=views, shift=recipe.shift, noise=recipe.noise)
+    with torch.no_grad():
+        probs = torch.stack([teacher(stream.view(e)[0]) for e in range(views)])
+    return store_labels(probs, fmt)
+
+
+@dataclass
+class ArmResult:
+    """One label mode: test accuracy per seed and the bytes its labels cost."""
+
+    name: str
+    accuracy: list[float] = field(default_factory=list)
+    label_bytes: int = 0
+    note: str = ""
+
+    @property
+    def mean(self) -> float:
+        return sum(self.accuracy) / len(self.accuracy)
+
+
+def run_arm(name: str, x_s: torch.Tensor, y_s: torch.Tensor, make_labels: Callable[[int], tuple[LabelFn | None, int | None, int]],
+            recipe: StudentRecipe, seeds: Sequence[int], test: tuple[torch.Tensor, torch.Tensor],
+            device: torch.device | str = "cpu", note: str = "") -> ArmResult:
+    """Train one student per seed; ``make_labels(seed) -> (label_fn, views, label_bytes)``."""
+    result = ArmResult(name, note=note)
+    for seed in progress(list(seeds), desc=name):
+        label_fn, views, nbytes = make_labels(seed)
+        student = train_student(x_s, y_s, label_fn, recipe, seed, views, device)
+        result.accuracy.append(accuracy(student, test[0].to(device), test[1].to(device)))
+        result.label_bytes = nbytes
+    return result
+
+
+def stored_arm(teacher: Callable, x_s: torch.Tensor, y_s: torch.Tensor, recipe: StudentRecipe, fmt: str,
+               budget: int | None = None) -> Callable[[int], tuple[LabelFn, int, int]]:
+    """``make_labels`` for stored teacher labels in ``fmt``: one view per step, or as many as ``budget`` allows."""
+    n, C = len(y_s), int(y_s.max()) + 1
+
+    def make(seed: int) -> tuple[LabelFn, int, int]:
+        views = recipe.steps if budget is None else views_for_budget(budget, n, C, fmt, recipe.steps)
+        stored = teacher_stored_labels(teacher, x_s, y_s, views, seed, recipe, fmt)
+        return stored_label_fn(stored), views, stored.nbytes
+    return make
+
+
+def projector_arm(projector: Projector) -> Callable[[int], tuple[LabelFn, None, int]]:
+    """``make_labels`` for HeLlO: labels online, a fresh view every step, bytes = the stored factors."""
+    return lambda seed: (projector_labels(projector), None, projector.stored_bytes())
+
+
+def hard_arm() -> Callable[[int], tuple[None, None, int]]:
+    """``make_labels`` for hard labels (one byte per image for the class index, counted as 0 extra)."""
+    return lambda seed: (None, None, 0)
+
+
+def best_compressed(results: Sequence[ArmResult]) -> ArmResult:
+    """The compressed-storage arm with the best mean accuracy (the strongest budget-matched baseline)."""
+    return max(results, key=lambda r: r.mean)
+
+
+def full_label_bytes(steps: int, n_images: int, num_classes: int) -> int:
+    """FKD storage at full precision: one fp32 label per (epoch, image), ``K · N_s · C · 4``."""
+    return steps * bytes_per_view(n_images, num_classes, "fp32")
+
+
+COMPRESSED_FORMATS = ("fp16", "int8", "top1", "top2")

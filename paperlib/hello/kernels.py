@@ -1,0 +1,361 @@
+"""HeLlO's method in plain torch: low-rank factors, the image-to-label projector, losses, label storage.
+
+The projector (the chapter's Eq. 1) makes soft labels from a frozen CLIP image encoder and a linear
+head initialised with CLIP text embeddings:
+
+    f_θ(x) = τ · (W_0 + A_h B_h)^T  E_I(x) / ‖E_I(x)‖,        W_0 = [v_T^(0), …, v_T^(C-1)] ∈ R^{d_f × C}
+
+where every weight ``W`` of ``E_I`` is adapted by a low-rank delta ``W + B A`` (``A ∈ R^{r_e × fan_in}``,
+``B ∈ R^{out × r_e}``, ``B = 0`` at the start) and ``A_h ∈ R^{d_f × r_h}``, ``B_h ∈ R^{r_h × C}`` with
+``B_h = 0``. Only the factors are trainable and stored; at the start ``f_θ`` *is* zero-shot CLIP
+(Proposition 1). Narrated in notebooks/hello.py, "The method".
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+from torch.nn.utils import parametrize
+
+LabelFn = Callable[[torch.Tensor, int], torch.Tensor]
+FORMATS = ("fp32", "fp16", "int8", "top1", "top2", "top3", "top4")
+
+
+# --------------------------------------------------------------------------------------------- LoRA
+class LowRankDelta(nn.Module):
+    """A parametrization ``W -> W + (B A).reshape(W.shape)``: the LoRA update of one weight.
+
+    ``W: (out, *rest)`` with ``fan_in = prod(rest)``; ``A: (r, fan_in)``, ``B: (out, r)``. For a
+    ``k x k`` convolution this is a ``k x k`` conv to ``r`` channels followed by a ``1 x 1`` conv from
+    ``r`` channels (the card's factorisation), written as one matrix product. ``B`` starts at zero, so
+    the adapted layer starts equal to the frozen one.
+    """
+
+    def __init__(self, shape: Sequence[int], rank: int, name: str = "weight", generator: torch.Generator | None = None):
+        super().__init__()
+        out, fan_in = int(shape[0]), int(math.prod(shape[1:]))
+        if not isinstance(rank, int) or rank < 1:
+            raise ValueError(f"lora rank for {name}: expected an integer >= 1, got {rank!r}")
+        if rank > min(out, fan_in):
+            raise ValueError(f"lora rank {rank} is larger than the width of layer {name} "
+                             f"({out} x {fan_in}); use a rank <= {min(out, fan_in)}")
+        self.shape = tuple(int(s) for s in shape)
+        self.A = nn.Parameter(torch.randn(rank, fan_in, generator=generator) / math.sqrt(fan_in))
+        self.B = nn.Parameter(torch.zeros(out, rank))
+
+    def delta(self) -> torch.Tensor:
+        return (self.B @ self.A).reshape(self.shape)
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return weight + self.delta().to(weight.dtype)
+
+
+def add_lora(module: nn.Module, rank: int, extra: Sequence[str] = ("proj",), seed: int = 0) -> dict[str, LowRankDelta]:
+    """Freeze ``module`` and attach a :class:`LowRankDelta` of ``rank`` to every adaptable weight.
+
+    Adapted: ``Conv2d``/``Linear`` weights, ``MultiheadAttention.in_proj_weight`` and 2-D parameters
+    named in ``extra`` (open_clip's ``visual.proj``). Returns ``{"<module path>.<weight>": delta}``.
+    """
+    module.requires_grad_(False)
+    gen = torch.Generator().manual_seed(seed)
+    targets: list[tuple[str, nn.Module, str]] = []
+    for path, sub in module.named_modules():
+        if isinstance(sub, (nn.Conv2d, nn.Linear)):
+            targets.append((path, sub, "weight"))
+        elif isinstance(sub, nn.MultiheadAttention) and sub.in_proj_weight is not None:
+            targets.append((path, sub, "in_proj_weight"))
+        for name in extra:
+            p = sub._parameters.get(name)
+            if isinstance(p, nn.Parameter) and p.dim() == 2:
+                targets.append((path, sub, name))
+    deltas = {}
+    for path, sub, name in targets:
+        key = f"{path}.{name}" if path else name
+        delta = LowRankDelta(getattr(sub, name).shape, rank, key, gen)
+        parametrize.register_parametrization(sub, name, delta)
+        deltas[key] = delta
+    return deltas
+
+
+# ---------------------------------------------------------------------------------------- projector
+def check_class_names(class_names: Sequence[str], dataset_classes: Sequence[str]) -> list[str]:
+    """The prompts' class names must be the dataset's classes, in the dataset's label order."""
+    names, expected = list(class_names), list(dataset_classes)
+    if names != expected:
+        missing = [c for c in expected if c not in names]
+        extra = [c for c in names if c not in expected]
+        detail = (f"missing {missing[:5]}, unknown {extra[:5]}" if missing or extra
+                  else "same names in a different order")
+        raise ValueError(f"class_names: {len(names)} names do not match the dataset's {len(expected)} classes "
+                         f"({detail}); label i must be prompt i")
+    return names
+
+
+class Projector(nn.Module):
+    """The image-to-label projector ``f_θ`` (module docstring): frozen CLIP encoder + head, low-rank factors.
+
+    ``x: (B, 3, H, W)`` in the encoder's pixel space before ``preprocess`` -> logits ``(B, C)``.
+    ``head="text"``: ``W_0`` = text embeddings ``(C, d_f)`` (frozen, rebuilt from class names, not stored)
+    plus ``A_h B_h`` of rank ``rank_head``. ``head="random"``: a full trainable ``W`` (the ablation
+    without text initialisation; it is stored). ``rank_encoder=0`` / ``rank_head=0`` switch a part off.
+    """
+
+    def __init__(self, clip: nn.Module, text_embeddings: torch.Tensor | None, rank_encoder: int = 2,
+                 rank_head: int = 4, head: str = "text", preprocess: Callable = lambda x: x, seed: int = 0):
+        super().__init__()
+        if head not in ("text", "random"):
+            raise ValueError(f"head: expected 'text' or 'random', got {head!r}")
+        self.encoder = copy.deepcopy(clip.visual)  # never modify the zoo's model
+        self.encoder.requires_grad_(False)
+        self.preprocess = preprocess
+        self.register_buffer("tau", clip.logit_scale.detach().exp().clone())  # CLIP's logit scale, frozen
+        self.deltas = nn.ModuleDict()
+        if rank_encoder:
+            for key, d in add_lora(self.encoder, rank_encoder, seed=seed).items():
+                self.deltas[key.replace(".", "__")] = d
+        gen = torch.Generator().manual_seed(seed + 1)
+        self.head = head
+        if head == "text":
+            if text_embeddings is None:
+                raise ValueError("head='text' needs the class text embeddings (C, d_f)")
+            W0 = F.normalize(text_embeddings.detach().float(), dim=-1).T.contiguous()  # (d_f, C)
+            self.register_buffer("W0", W0)
+            d_f, C = W0.shape
+            if rank_head:
+                if rank_head > min(d_f, C):
+                    raise ValueError(f"lora rank {rank_head} is larger than the width of the head "
+                                     f"({d_f} x {C}); use a rank <= {min(d_f, C)}")
+                self.A_h = nn.Parameter(torch.randn(d_f, rank_head, generator=gen) / math.sqrt(d_f))
+                self.B_h = nn.Parameter(torch.zeros(rank_head, C))
+        else:
+            if text_embeddings is None:
+                raise ValueError("head='random' needs the number of classes: pass text embeddings or zeros (C, d_f)")
+            C, d_f = text_embeddings.shape
+            self.W = nn.Parameter(torch.randn(d_f, C, generator=gen) / math.sqrt(d_f))
+        self.num_classes = int(text_embeddings.shape[0])
+
+    def weight(self) -> torch.Tensor:
+        """The head ``W_0 + A_h B_h`` (or the trainable ``W``): ``(d_f, C)``."""
+        if self.head == "random":
+            return self.W
+        if hasattr(self, "A_h"):
+            return self.W0 + self.A_h @ self.B_h
+        return self.W0
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``E_I(x) / ‖E_I(x)‖``: ``(B, d_f)``."""
+        return F.normalize(self.encoder(self.preprocess(x)), dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tau * self.embed(x) @ self.weight()
+
+    def stored_tensors(self) -> dict[str, torch.Tensor]:
+        """What HeLlO ships instead of labels: the trainable factors (and a random head, if any)."""
+        return {n: p.detach() for n, p in self.named_parameters() if p.requires_grad}
+
+    def stored_bytes(self, bytes_per_value: int = 4) -> int:
+        return sum(t.numel() for t in self.stored_tensors().values()) * bytes_per_value
+
+
+# ----------------------------------------------------------------------------------------- losses
+def label_loss(logits: torch.Tensor, target: torch.Tensor | None, y: torch.Tensor, ce_weight: float) -> torch.Tensor:
+    """``MSE(softmax(logits), target) + w · CE(logits, y)``; MSE summed over classes, mean over the batch.
+
+    Used for the projector (targets ``Y'`` from weak teachers, ``w = λ``) and for the student (targets
+    ``Y*`` from the projector or stored labels, ``w = β``). Both sides are probabilities. ``target=None``
+    gives plain cross-entropy (hard labels).
+    """
+    ce = F.cross_entropy(logits, y)
+    if target is None:
+        return ce
+    if target.shape != logits.shape:
+        raise ValueError(f"soft labels {tuple(target.shape)} do not match logits {tuple(logits.shape)}")
+    mse = (logits.softmax(-1) - target).pow(2).sum(-1).mean()
+    return mse + ce_weight * ce
+
+
+def augment(x: torch.Tensor, generator: torch.Generator, shift: int = 1, noise: float = 0.05) -> torch.Tensor:
+    """``A(x)``: an independent random shift of up to ``shift`` pixels per image plus Gaussian noise.
+
+    ``x: (N, C, H, W)``; randomness only from ``generator`` (so a view can be regenerated by its seed).
+    """
+    n, _, h, w = x.shape
+    out = x
+    if shift:
+        padded = F.pad(x, [shift] * 4)
+        dy = torch.randint(0, 2 * shift + 1, (n,), generator=generator)
+        dx = torch.randint(0, 2 * shift + 1, (n,), generator=generator)
+        rows = (dy[:, None] + torch.arange(h))[:, :, None].to(x.device)  # (N, H, 1)
+        cols = (dx[:, None] + torch.arange(w))[:, None, :].to(x.device)  # (N, 1, W)
+        idx = torch.arange(n, device=x.device)[:, None, None]
+        out = padded.permute(0, 2, 3, 1)[idx, rows, cols].permute(0, 3, 1, 2)  # (N, C, H, W)
+    if noise:
+        out = out + noise * torch.randn(out.shape, generator=generator).to(x.device)
+    return out.clamp(0, 1)
+
+
+class OnlineLabelStream:
+    """Endless ``(A(X_s), Y_s, Y*)`` batches for the student: the *same* augmented tensor gets the label.
+
+    View ``e`` is ``A(X_s)`` drawn with seed ``seed · 1_000_003 + (e mod views)``; ``views=None`` means
+    a fresh view every step. ``label_fn(x_aug, e)`` makes ``Y*`` (the projector online, or a lookup
+    into stored labels of view ``e mod views``); ``label_fn=None`` yields hard labels only.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, label_fn: LabelFn | None, seed: int = 0,
+                 views: int | None = None, shift: int = 1, noise: float = 0.05):
+        self.images, self.labels, self.label_fn = images, labels, label_fn
+        self.seed, self.views, self.shift, self.noise = seed, views, shift, noise
+
+    def view(self, step: int) -> tuple[torch.Tensor, int]:
+        e = step if self.views is None else step % self.views
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + e)
+        return augment(self.images, gen, self.shift, self.noise), e
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        step = 0
+        while True:
+            x_aug, e = self.view(step)
+            if self.label_fn is None:
+                yield x_aug, self.labels
+            else:
+                with torch.no_grad():
+                    target = self.label_fn(x_aug, e)
+                yield x_aug, self.labels, target
+            step += 1
+
+
+def projector_labels(projector: nn.Module) -> LabelFn:
+    """``Y* = softmax(f_θ(A(X_s)))`` online: projector in eval mode, no gradients."""
+    projector.eval()
+
+    def label_fn(x_aug: torch.Tensor, e: int) -> torch.Tensor:
+        with torch.no_grad():
+            return projector(x_aug).softmax(-1)
+    return label_fn
+
+
+# ------------------------------------------------------------------------------------- image update
+def update_images(x_s: torch.Tensor, projector: nn.Module, teacher: Callable[[torch.Tensor], torch.Tensor],
+                  steps: int, lr: float = 0.01, mu: float = 1.0, seed: int = 0) -> torch.Tensor:
+    """Optimise the stored pixels so the projector's labels agree with the label generator's.
+
+        min_{X_s}  ‖softmax f_θ(A(X_s)) − T(A(X_s))‖² + μ · ‖ē(X_s) − ē(X_s^(0))‖²,   ē = E_I/‖E_I‖
+
+    ``T`` returns the teacher's probabilities. The second term (the card's CLIP-space fidelity G) keeps
+    the images near their RDED initialisation. Returns new pixels in [0, 1]; the projector is unchanged.
+    """
+    was = [p.requires_grad for p in projector.parameters()]
+    projector.requires_grad_(False)
+    projector.eval()
+    with torch.no_grad():
+        e0 = projector.embed(x_s)
+    x = x_s.detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        shift = torch.randint(-1, 2, (2,), generator=gen).tolist()
+        xa = torch.roll(x, shifts=shift, dims=(-2, -1))  # a differentiable view A(X_s)
+        with torch.no_grad():
+            target = teacher(xa)
+        gap = (projector(xa).softmax(-1) - target).pow(2).sum(-1).mean()
+        fid = (projector.embed(x) - e0).pow(2).sum(-1).mean()
+        loss = gap + mu * fid
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            x.clamp_(0, 1)
+    for p, r in zip(projector.parameters(), was):
+        p.requires_grad_(r)
+    return x.detach()
+
+
+# ------------------------------------------------------------------------------------ label storage
+@dataclass
+class StoredLabels:
+    """Soft labels for ``views`` augmented views of ``N_s`` images, as stored by FKD-style methods.
+
+    ``tensors`` are exactly what would be written to disk; ``nbytes`` is their total size.
+    """
+
+    fmt: str
+    shape: tuple[int, int, int]  # (views, N_s, C)
+    tensors: dict[str, torch.Tensor]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.tensors.values())
+
+    def decode(self, view: int | slice = slice(None)) -> torch.Tensor:
+        """Probabilities ``(N_s, C)`` of one view (or ``(V, N_s, C)`` for a slice), float32."""
+        t = self.tensors
+        if self.fmt in ("fp32", "fp16"):
+            return t["probs"][view].float()
+        if self.fmt == "int8":
+            p = t["q"][view].float() / 255.0
+            return p / p.sum(-1, keepdim=True).clamp_min(1e-8)
+        vals, idx = t["values"][view].float(), t["indices"][view].long()
+        C = self.shape[-1]
+        k = vals.shape[-1]
+        rest = ((1 - vals.sum(-1, keepdim=True)).clamp_min(0) / max(C - k, 1))
+        p = rest.expand(*vals.shape[:-1], C).clone()
+        return p.scatter(-1, idx, vals)
+
+
+def store_labels(probs: torch.Tensor, fmt: str = "fp32") -> StoredLabels:
+    """Encode soft labels ``probs: (V, N_s, C)`` in ``fmt``: fp32, fp16, int8 (probability·255), top-k.
+
+    top-k keeps the k largest probabilities (fp16) and their class indices (uint8 when C <= 256, else
+    int16) and spreads the rest of the mass evenly on decoding.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"label format: expected one of {FORMATS}, got {fmt!r}")
+    if probs.dim() != 3:
+        raise ValueError(f"probs: expected (views, images, classes), got shape {tuple(probs.shape)}")
+    probs = probs.detach().float().cpu()
+    V, N, C = probs.shape
+    if fmt == "fp32":
+        tensors = {"probs": probs.clone()}
+    elif fmt == "fp16":
+        tensors = {"probs": probs.half()}
+    elif fmt == "int8":
+        tensors = {"q": (probs.clamp(0, 1) * 255).round().to(torch.uint8)}
+    else:
+        k = int(fmt[3:])
+        if k >= C:
+            raise ValueError(f"label format {fmt}: k must be below the number of classes {C}")
+        vals, idx = probs.topk(k, dim=-1)
+        tensors = {"values": vals.half(), "indices": idx.to(torch.uint8 if C <= 256 else torch.int16)}
+    return StoredLabels(fmt, (V, N, C), tensors)
+
+
+def bytes_per_view(n_images: int, num_classes: int, fmt: str) -> int:
+    """Bytes one stored view of ``n_images`` soft labels takes in ``fmt`` (the tensors' sizes)."""
+    if fmt == "fp32":
+        return n_images * num_classes * 4
+    if fmt == "fp16":
+        return n_images * num_classes * 2
+    if fmt == "int8":
+        return n_images * num_classes
+    if fmt in FORMATS:
+        k = int(fmt[3:])
+        return n_images * k * (2 + (1 if num_classes <= 256 else 2))
+    raise ValueError(f"label format: expected one of {FORMATS}, got {fmt!r}")
+
+
+def views_for_budget(budget_bytes: int, n_images: int, num_classes: int, fmt: str, max_views: int) -> int:
+    """How many augmented views' labels fit in ``budget_bytes`` (at least one, at most ``max_views``)."""
+    return int(max(1, min(max_views, budget_bytes // bytes_per_view(n_images, num_classes, fmt))))
+
+
+def stored_label_fn(stored: StoredLabels) -> LabelFn:
+    """``Y*`` looked up from stored labels: view ``e`` of an :class:`OnlineLabelStream` with ``views=V``."""
+    def label_fn(x_aug: torch.Tensor, e: int) -> torch.Tensor:
+        return stored.decode(e % stored.shape[0]).to(x_aug.device)
+    return label_fn

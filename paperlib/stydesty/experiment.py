@@ -1,0 +1,337 @@
+"""StyDeSty's experiment: data, the four training arms, the position search, evaluation.
+
+Arms (same network, same data, same number of source batches):
+- ``erm``: plain cross-entropy;
+- ``randconv``: cross-entropy on [x^T; x^S] with an untrained, randomly re-drawn stylizer G;
+- ``advsty``: the min-max game with G, but no destylization layer and no alignment (adversarial
+  stylization only);
+- ``stydesty``: the full method (official ``main.py`` loop, the paper's losses).
+Narrated in notebooks/stydesty.py, Experiment.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from paperlib.core import accuracy, progress, seed_everything
+
+from .kernels import Stylizer, alignment_loss, club_loss, likelihood_loss, mmd_rbf, stylize
+from .models import CANDIDATES, DGLeNet
+
+ARMS = ("erm", "randconv", "advsty", "stydesty")
+ARM_LABELS = {"erm": "ERM", "randconv": "RandConv (random G)", "advsty": "adversarial G, no destylization",
+              "stydesty": "StyDeSty"}
+
+
+# -- data ---------------------------------------------------------------------------------------------
+@dataclass
+class DGData:
+    """Source training/validation tensors and the evaluation domains (name -> (x, y)), all in [0, 1]."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    domains: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    source: str = "source"
+    targets: tuple[str, ...] = field(default_factory=tuple)
+    digests: dict[str, str] = field(default_factory=dict)
+
+
+def check_label_space(y_source: torch.Tensor, domains: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """A target domain whose labels the source never shows cannot be evaluated: a clear error."""
+    seen = set(y_source.unique().tolist())
+    for name, (_, y) in domains.items():
+        unseen = sorted(set(y.unique().tolist()) - seen)
+        if unseen:
+            raise ValueError(f"target domain {name!r} has classes unseen in the source: {unseen} "
+                             f"(single-domain generalization needs the source's label space)")
+
+
+def miniature_data(image_size: int = 16) -> DGData:
+    """The data kit's Digits DG benchmark: train on the source's train split, test on source + 5 targets."""
+    from paperlib.data import TARGETS, dg_benchmark, source_train
+
+    x, y = source_train(image_size)
+    xv, yv = source_train(image_size, split="val")
+    bench = dg_benchmark(image_size)
+    domains = {name: (d.x, d.y) for name, d in bench.items()}
+    check_label_space(y, domains)
+    digests = {name: f"{d.recipe.digest}/{d.data_digest}" for name, d in bench.items()}
+    return DGData(x, y, xv, yv, domains, "source", tuple(TARGETS), digests)
+
+
+def _folder_tensors(root: Path, image_size: int, param: str) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    from paperlib.data import image_folder
+
+    dataset = image_folder(root, image_size, param=param)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=256, shuffle=False)
+    xs, ys = zip(*loader)
+    x = torch.cat(xs)
+    if x.shape[1] == 1:
+        x = x.repeat(1, 3, 1, 1)
+    return x[:, :3], torch.cat(ys), dataset.classes
+
+
+def folder_data(data_root: str | Path, source: str, targets: list[str], image_size: int,
+                val_fraction: float = 0.1, seed: int = 0) -> DGData:
+    """Full scale: ``data_root/<domain>/<class>/<image>`` (MNIST, SVHN, MNIST_M, SYN, USPS; PACS; ...).
+
+    The source folder is split into train / validation (``val_fraction``); targets are evaluated whole.
+    Class folders are matched by name; a target class the source lacks is an error.
+    """
+    root = Path(data_root).expanduser()
+    x, y, classes = _folder_tensors(root / source, image_size, "data_root/source")
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    n_val = max(1, int(len(y) * val_fraction))
+    val, train = perm[:n_val], perm[n_val:]
+    domains = {}
+    for name in targets:
+        xt, yt, tclasses = _folder_tensors(root / name, image_size, f"data_root/{name}")
+        unseen = sorted(set(tclasses) - set(classes))
+        if unseen:
+            raise ValueError(f"target domain {name!r} has classes unseen in the source: {unseen}")
+        remap = torch.tensor([classes.index(c) for c in tclasses])
+        domains[name] = (xt, remap[yt])
+    domains = {source: (x[val], y[val]), **domains}
+    return DGData(x[train], y[train], x[val], y[val], domains, source, tuple(targets))
+
+
+# -- training ------------------------------------------------------------------------------------------
+@dataclass
+class Config:
+    """One arm's budget and loss weights (the official Digits defaults, see notebooks/params)."""
+
+    iters: int = 100
+    inner_iters: int = 2
+    batch_size: int = 64
+    lr: float = 0.01
+    lr_aug: float = 0.005
+    aug_weight: float = 1.0
+    alpha_align: float = 1.0
+    alpha_lik: float = 1.0
+    beta_sem: float = 1.0
+    beta_lik: float = 0.1
+    beta_align: float = 1.0
+    weight_decay: float = 5e-4
+    official_lik_sign: bool = False
+    variant: str = "mini"
+    image_size: int = 16
+    num_classes: int = 10
+
+
+def _sampler(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator, device):
+    """Batches drawn with replacement, as the official RandomSampler(replacement=True) does."""
+    while True:
+        idx = torch.randint(0, len(y), (batch_size,), generator=generator)
+        yield x[idx].to(device), y[idx].to(device)
+
+
+def _sgd(params, cfg: Config, lr: float | None = None):
+    return torch.optim.SGD(params, lr=cfg.lr if lr is None else lr, momentum=0.9, nesterov=True,
+                           weight_decay=cfg.weight_decay)
+
+
+def _cosine(opt, steps: int):
+    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, steps))
+
+
+def train_plain(arm: str, x: torch.Tensor, y: torch.Tensor, cfg: Config, seed: int, device) -> tuple:
+    """ERM or RandConv: the whole net on ``iters * (1 + inner_iters)`` batches (the StyDeSty data budget)."""
+    if arm not in ("erm", "randconv"):
+        raise ValueError(f"arm: expected 'erm' or 'randconv', got {arm!r}")
+    gen = seed_everything(seed)
+    model = DGLeNet(cfg.variant, None, destylize=False, image_size=cfg.image_size,
+                    num_classes=cfg.num_classes).to(device)
+    G = Stylizer(cfg.image_size).to(device) if arm == "randconv" else None
+    steps = cfg.iters * (1 + cfg.inner_iters)
+    opt = _sgd(model.parameters(), cfg)
+    sched = _cosine(opt, steps)
+    data = _sampler(x, y, cfg.batch_size, gen, device)
+    losses = []
+    model.train()
+    for _ in progress(range(steps), desc=arm):
+        xb, yb = next(data)
+        if G is not None:
+            with torch.no_grad():
+                xt = stylize(G, xb, cfg.aug_weight, frozen=False)
+            xb, yb = torch.cat([xt, xb]), torch.cat([yb, yb])
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    model.eval()
+    return model, G, {"task": losses}
+
+
+def train_stydesty(x: torch.Tensor, y: torch.Tensor, cfg: Config, seed: int, device, *, position: int,
+                   destylize: bool = True) -> tuple:
+    """The min-max game of the official ``main.py`` with the paper's losses.
+
+    Per outer iteration: (1) F on [x^T; x^S] with $\\mathcal L_{task} + \\alpha_a\\mathcal L_{align} +
+    \\alpha_l\\mathcal L_{lik}$ (only F steps); (2) G (frozen filters) with
+    $\\beta_s\\mathcal L_{sem} + \\beta_l\\mathcal L_{club} - \\beta_a\\mathcal L_{align} - \\mathcal L_{task}$;
+    (3) ``inner_iters`` steps of H on fresh batches, F under no_grad; (4) cosine schedules step.
+    ``destylize=False`` is the adversarial-stylization baseline (no IN, no alignment terms).
+    """
+    gen = seed_everything(seed)
+    model = DGLeNet(cfg.variant, position, destylize=destylize, image_size=cfg.image_size,
+                    num_classes=cfg.num_classes).to(device)
+    G = Stylizer(cfg.image_size).to(device)
+    a_align = cfg.alpha_align if destylize else 0.0
+    b_align = cfg.beta_align if destylize else 0.0
+    opt_f, opt_h = _sgd(model.destylizer_parameters(), cfg), _sgd(model.head_parameters(), cfg)
+    opt_g = torch.optim.SGD(G.parameters(), lr=cfg.lr_aug)
+    sched_f, sched_h = _cosine(opt_f, cfg.iters), _cosine(opt_h, cfg.iters)
+    outer = _sampler(x, y, cfg.batch_size, gen, device)
+    inner = _sampler(x, y, cfg.batch_size, gen, device)
+    log: dict[str, list[float]] = {k: [] for k in ("task", "align", "lik", "g_task", "g_align", "sem", "club", "inner")}
+    model.train()
+    for _ in progress(range(cfg.iters), desc="stydesty" if destylize else "advsty"):
+        xb, yb = next(outer)
+        b = len(yb)
+        y2 = torch.cat([yb, yb])
+        # (1) destylization module F: min task + alpha_a align + alpha_l lik
+        with torch.no_grad():
+            xt = stylize(G, xb, cfg.aug_weight, frozen=False)
+        f = model.features(torch.cat([xt, xb]))
+        logits, log_var, mu, e = model.classify(f)
+        task = F.cross_entropy(logits, y2)
+        align = alignment_loss(f[:b], f[b:])
+        lik = likelihood_loss(mu[b:], log_var[b:], e[:b], official_sign=cfg.official_lik_sign)
+        opt_f.zero_grad(set_to_none=True)
+        (task + a_align * align + cfg.alpha_lik * lik).backward()
+        opt_f.step()
+        # (2) stylizer G (stored filters): min beta_s sem + beta_l club - beta_a align - task
+        xt = stylize(G, xb, cfg.aug_weight, frozen=True)
+        f = model.features(torch.cat([xt, xb]))
+        logits, log_var, mu, e = model.classify(f)
+        g_task = F.cross_entropy(logits, y2)
+        g_align = alignment_loss(f[:b], f[b:])
+        sem = mmd_rbf(e[:b], e[b:])
+        club = club_loss(mu[b:], log_var[b:], e[:b])
+        opt_g.zero_grad(set_to_none=True)
+        (cfg.beta_sem * sem + cfg.beta_lik * club - b_align * g_align - g_task).backward()
+        opt_g.step()
+        # (3) task head H on fresh batches, F frozen
+        for _ in range(cfg.inner_iters):
+            xi, yi = next(inner)
+            with torch.no_grad():
+                f = model.features(torch.cat([stylize(G, xi, cfg.aug_weight, frozen=False), xi]))
+            inner_loss = F.cross_entropy(model.classify(f)[0], torch.cat([yi, yi]))
+            opt_h.zero_grad(set_to_none=True)
+            inner_loss.backward()
+            opt_h.step()
+            log["inner"].append(inner_loss.item())
+        sched_f.step()
+        sched_h.step()
+        for k, v in (("task", task), ("align", align), ("lik", lik), ("g_task", g_task), ("g_align", g_align),
+                     ("sem", sem), ("club", club)):
+            log[k].append(v.item())
+    model.eval()
+    return model, G, log
+
+
+def search_position(x: torch.Tensor, y: torch.Tensor, cfg: Config, seed: int, device, *, iters: int,
+                    lr: float) -> tuple[DGLeNet, dict]:
+    """The official ``main_nas.py`` search: architecture logits a (start at 0) trained jointly by SGD.
+
+    Each step: the whole network and a minimise $\\mathcal L_{task} + \\alpha_a\\sum_k w_k\\mathcal L_{align}^{(k)}$;
+    G minimises $\\beta_s\\mathcal L_{sem} + \\beta_l\\mathcal L_{club} - \\mathcal L_{task}$. Step-decayed lr
+    (x0.1 at 45%). Returns the network and a log with the logits' history and the chosen position.
+    """
+    gen = seed_everything(seed)
+    model = DGLeNet(cfg.variant, None, search=True, image_size=cfg.image_size,
+                    num_classes=cfg.num_classes).to(device)
+    G = Stylizer(cfg.image_size).to(device)
+    weights = [p for n, p in model.named_parameters() if n != "alpha"]
+    opt = torch.optim.SGD(weights, lr=lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+    opt_a = torch.optim.SGD([model.alpha], lr=lr, momentum=0.9)
+    opt_g = torch.optim.SGD(G.parameters(), lr=cfg.lr_aug)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, int(iters * 0.45)))
+    data = _sampler(x, y, cfg.batch_size, gen, device)
+    history, choices = [], []
+    model.train()
+    for _ in progress(range(iters), desc="search"):
+        xb, yb = next(data)
+        b = len(yb)
+        y2 = torch.cat([yb, yb])
+        with torch.no_grad():
+            xt = stylize(G, xb, cfg.aug_weight, frozen=False)
+        w = model.choice()
+        in_feats, logits, *_ = model.forward_all(torch.cat([xt, xb]))
+        align = sum(w[k] * alignment_loss(f[:b], f[b:]) for k, f in enumerate(in_feats))
+        opt.zero_grad(set_to_none=True)
+        opt_a.zero_grad(set_to_none=True)
+        (F.cross_entropy(logits, y2) + cfg.alpha_align * align).backward()
+        opt.step()
+        opt_a.step()
+        xt = stylize(G, xb, cfg.aug_weight, frozen=True)
+        _, logits, log_var, mu, e = model.forward_all(torch.cat([xt, xb]))
+        g_loss = (cfg.beta_sem * mmd_rbf(e[:b], e[b:]) + cfg.beta_lik * club_loss(mu[b:], log_var[b:], e[:b])
+                  - F.cross_entropy(logits, y2))
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        sched.step()
+        history.append(model.alpha.detach().cpu().clone())
+        choices.append(int(model.alpha.argmax()))
+    model.eval()
+    chosen = int(model.alpha.argmax())
+    return model, {"alpha": torch.stack(history), "choices": choices, "position": chosen,
+                   "name": CANDIDATES[chosen]}
+
+
+# -- evaluation ----------------------------------------------------------------------------------------
+def evaluate(model: torch.nn.Module, domains: dict[str, tuple[torch.Tensor, torch.Tensor]],
+             targets: tuple[str, ...]) -> dict[str, float]:
+    """Final-iteration accuracy on every domain plus ``target_mean`` over ``targets`` (no model selection)."""
+    acc = {name: accuracy(model, xd, yd) for name, (xd, yd) in domains.items()}
+    acc["target_mean"] = sum(acc[t] for t in targets) / len(targets)
+    return acc
+
+
+def run_arm(arm: str, data: DGData, cfg: Config, seed: int, device, position: int) -> dict:
+    """Train one arm for one seed and evaluate it; returns accuracies, the source-val accuracy, losses."""
+    if arm not in ARMS:
+        raise ValueError(f"arm: expected one of {ARMS}, got {arm!r}")
+    if arm in ("erm", "randconv"):
+        model, G, log = train_plain(arm, data.x_train, data.y_train, cfg, seed, device)
+    else:
+        model, G, log = train_stydesty(data.x_train, data.y_train, cfg, seed, device, position=position,
+                                       destylize=arm == "stydesty")
+    acc = evaluate(model, data.domains, data.targets)
+    acc["source_val"] = accuracy(model, data.x_val, data.y_val)
+    return {"arm": arm, "seed": seed, "acc": acc, "log": log, "model": model, "G": G}
+
+
+def summarize(results: list[dict], names: list[str]) -> dict[str, dict[str, tuple[float, float]]]:
+    """arm -> domain -> (mean, sample std) over seeds."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for arm in dict.fromkeys(r["arm"] for r in results):
+        rows = [r["acc"] for r in results if r["arm"] == arm]
+        out[arm] = {}
+        for name in names:
+            vals = [row[name] for row in rows]
+            m = sum(vals) / len(vals)
+            s = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else float("nan")
+            out[arm][name] = (m, s)
+    return out
+
+
+def stylized_examples(G: Stylizer, x: torch.Tensor, a: float, n_draws: int = 3, seed: int = 0) -> dict:
+    """Rows for an image grid: the source, G with its stored filters, and ``n_draws`` random re-draws."""
+    torch.manual_seed(seed)
+    device = next(G.buffers()).device
+    x = x.to(device)
+    with torch.no_grad():
+        rows = {"source": x.cpu(), "G (stored filters)": stylize(G, x, a, frozen=True).cpu()}
+        for i in range(n_draws):
+            rows[f"G (random draw {i + 1})"] = stylize(G, x, a, frozen=False).cpu()
+    return rows
