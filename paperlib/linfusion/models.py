@@ -131,15 +131,18 @@ class LinFusion(ModelMixin, ConfigMixin):
         unet.load_state_dict(theirs, strict=False)
 
 
-def trainable_parameters(unet: nn.Module, linfusion: LinFusion, projections: bool = True) -> list[nn.Parameter]:
-    """What distillation trains: ``f_Q, f_K`` and (as the official code) the ``attn1`` projections;
-    everything else is frozen (``requires_grad=False``)."""
-    unet.requires_grad_(False)
+def trainable_parameters(model: nn.Module, linfusion: LinFusion, projections: bool = True) -> list[nn.Parameter]:
+    """What distillation trains: ``f_Q, f_K`` and (as the official code) the projections of the layers they
+    are mounted on; everything else in ``model`` (a UNet or a wrapper holding it) is frozen."""
+    model.requires_grad_(False)
     params = list(linfusion.parameters())
+    mounted = {id(p) for p in linfusion.processors}
+    layers = [m for m in model.modules() if isinstance(m, Attention) and id(m.processor) in mounted]
+    if len(layers) != len(linfusion.processors):
+        raise ValueError(f"LinFusion: {len(layers)} of its {len(linfusion.processors)} processors are mounted "
+                         f"in {type(model).__name__}; call mount_to first")
     if projections:
-        for name in linfusion.module_names:
-            params += [p for child in ("to_q", "to_k", "to_v", "to_out")
-                       for p in unet.get_submodule(name).get_submodule(child).parameters()]
+        params += [p for m in layers for child in (m.to_q, m.to_k, m.to_v, m.to_out) for p in child.parameters()]
     unique = list({id(p): p for p in params}.values())
     for p in unique:
         p.requires_grad_(True)
@@ -179,4 +182,4 @@ def distillation_loss(student: nn.Module, teacher: nn.Module, x0: torch.Tensor, 
     kd_term = F.mse_loss(eps_s, eps_t)
     feat_term = sum(F.mse_loss(s, t_) for s, t_ in zip(feats_s, feats_t)) / len(feats_s)
     loss = noise_term + alpha * kd_term + beta * feat_term
-    return loss, {"noise": noise_term.item(), "kd": kd_term.item(), "feat": float(feat_term)}
+    return loss, {"noise": noise_term.item(), "kd": kd_term.item(), "feat": float(feat_term.detach())}
