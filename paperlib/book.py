@@ -56,10 +56,16 @@ def cache_execution(name: str, executed: Path) -> None:
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
-    source = jupytext.read(notebook(name))
-    nb = nbformat.read(executed, as_version=4)
-    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
-    nb.metadata["kernelspec"] = source.metadata.get("kernelspec", nb.metadata.get("kernelspec"))
+    source = jupytext.reads(notebook(name).read_text(), fmt="py:percent")  # as myst-nb reads it
+    executed_nb = nbformat.read(executed, as_version=4)
+    executed_code = [c for c in executed_nb.cells if c.cell_type == "code"
+                     and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    source_code = [c for c in source.cells if c.cell_type == "code"]
+    if [c.source for c in source_code] != [c.source for c in executed_code]:
+        raise RuntimeError(f"{name}: the execution at {executed} does not match notebooks/{name}.py")
+    for cell, done in zip(source_code, executed_code):  # outputs onto the untouched source (the cache key)
+        cell.outputs, cell.execution_count = done.outputs, done.execution_count
+    nb = source
     cache = get_cache(str(repo_root() / "_build" / ".jupyter_cache"))
     cache.cache_notebook_bundle(CacheBundleIn(nb, uri=str(notebook(name))), check_validity=False, overwrite=True)
 
