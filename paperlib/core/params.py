@@ -197,12 +197,23 @@ class Schema:
         return Params({name: self.by_name[name].check(value, self.paper) for name, value in values.items()})
 
     def coerce_cli(self, name: str, text: str) -> Any:
-        """Parse a ``-p name value`` string the way YAML would (``3`` -> int, ``true`` -> bool)."""
+        """Parse a ``-p name value`` string for the declared type (``3`` -> int, ``1e-3`` -> float);
+        text that does not parse is passed on as-is so that validation names the parameter."""
         self._reject_unknown({name: None}, "")
-        value = yaml.safe_load(text) if text.strip() else text
-        if self.by_name[name].type is str and not isinstance(value, str) and value is not None:
-            value = text
-        return value
+        kind = self.by_name[name].type
+        if text.strip().lower() in ("null", "none", "~"):
+            return None
+        if kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                try:
+                    return kind(float(text)) if kind is int and float(text).is_integer() else text
+                except ValueError:
+                    return text
+        if kind is str:
+            return text
+        return yaml.safe_load(text)
 
     def _reject_unknown(self, values: Mapping[str, Any], where: str) -> None:
         for name in values:

@@ -1,0 +1,27 @@
+# Thin wrappers over the paperlib command, in a project virtual environment (.venv).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SCALE ?= cpu
+
+.PHONY: book test run env clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --constraint constraints.txt --editable ".[book,test]"
+	touch $@
+
+env: $(BIN)/.installed
+
+book: $(BIN)/.installed          ## execute every chapter at $(SCALE) scale and build _build/html
+	$(BIN)/paperlib book --scale $(SCALE)
+
+test: $(BIN)/.installed          ## unit tests, every chapter at smoke scale, the book from those runs
+	$(BIN)/python -m pytest -q
+
+run: $(BIN)/.installed           ## make run NAME=linfusion SCALE=full ARGS="-p steps 100"
+	$(BIN)/paperlib run $(NAME) --scale $(SCALE) $(ARGS)
+
+clean:
+	rm -rf _build
