@@ -167,7 +167,7 @@ def teddy_grad(loss: LossFn, theta: Theta, x_syn: Tensor, y_syn: Tensor, real_by
         d = gradient_match(loss, theta, x, y, x_real, torch.full((len(x_real),), c, dtype=torch.long,
                                                                   device=x_real.device), distance)
         grad[mask] += torch.autograd.grad(d, x)[0]
-        total += float(d)
+        total += float(d.detach())
     return total, grad
 
 

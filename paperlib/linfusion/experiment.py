@@ -1,0 +1,167 @@
+"""The chapter's experiment: distil LinFusion into the zoo's DDPM, then judge it at 1x, 2x and 4x resolution.
+
+Quality proxies (all on the digits' *test* split, never trained on):
+- held-out noise-prediction error ``E ||eps_theta(x_t, t, c) - eps||^2`` on test digits resized to the
+  generation size (deterministic given the seed: the same ``x_t, t`` for every model);
+- the zoo classifier's accuracy on generated digits against the requested class (samples downsized to
+  the classifier's 16 px);
+- a kernel distance (KID, unbiased MMD^2 with the cubic polynomial kernel) between the classifier's
+  features of generated and real test digits.
+
+Narrated in notebooks/linfusion.py, "Distillation" and "Resolution transfer".
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..core.progress import progress
+from ..core.seeding import seed_everything
+from ..core.train import batches, fit
+from ..data.digits import digits, resize
+from ..data.domains import source_train
+from ..zoo.ddpm import NULL_CLASS, ClassConditionalUNet, make_scheduler, sample
+from .models import LinFusion, distillation_loss, trainable_parameters
+
+
+@dataclass
+class Distilled:
+    """A distilled student, its LinFusion add-on and the loss terms per step."""
+
+    student: ClassConditionalUNet
+    linfusion: LinFusion
+    losses: dict[str, list[float]] = field(default_factory=lambda: {"total": [], "noise": [], "kd": [], "feat": []})
+
+
+def make_student(teacher: ClassConditionalUNet, normalize: bool = True, mid_dim: int | None = None) -> Distilled:
+    """A copy of ``teacher`` with LinFusion on every ``attn1`` (teacher's projections, ``f_Q = f_K = 0``)."""
+    student = copy.deepcopy(teacher)
+    linfusion = LinFusion.construct_for(student.unet, mid_dim=mid_dim, normalize=normalize)
+    return Distilled(student.eval(), linfusion)
+
+
+def distill(teacher: ClassConditionalUNet, steps: int, batch_size: int, lr: float, normalize: bool = True,
+            seed: int = 0, device: torch.device | str = "cpu", p_uncond: float = 0.1,
+            alpha: float = 0.5, beta: float = 0.5, desc: str = "distil") -> Distilled:
+    """Distil a LinFusion student from the frozen ``teacher`` on the source train split.
+
+    Only the ``attn1`` layers (``f_Q, f_K`` and their projections) train, with AdamW (weight decay 0);
+    ``p_uncond`` of the labels become the null class so that guided sampling keeps working.
+    """
+    seed_everything(seed)
+    teacher = teacher.to(device).eval().requires_grad_(False)
+    out = make_student(teacher, normalize)
+    out.student.to(device)
+    params = trainable_parameters(out.student, out.linfusion)
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    scheduler = make_scheduler("ddpm")
+    names = out.linfusion.module_names
+    x, y = source_train(teacher.unet.config.sample_size)
+
+    def loss_fn(model: nn.Module, batch: tuple) -> torch.Tensor:
+        x0, labels = batch
+        drop = torch.rand(len(labels), device=labels.device) < p_uncond
+        labels = torch.where(drop, torch.full_like(labels, NULL_CLASS), labels)
+        loss, terms = distillation_loss(model, teacher, x0, labels, scheduler, names, alpha, beta)
+        out.losses["total"].append(loss.item())
+        for key, value in terms.items():
+            out.losses[key].append(value)
+        return loss
+
+    fit(out.student, batches(x * 2 - 1, y, batch_size, seed), loss_fn, optimizer, steps, device=torch.device(device),
+        desc=desc)
+    out.student.eval().requires_grad_(False)
+    return out
+
+
+def test_digits(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The test split as RGB in [-1, 1] at ``size`` (the classifier and DDPM use 3 channels)."""
+    data = digits("test", size, channels=3)
+    return data.x * 2 - 1, data.y
+
+
+@torch.no_grad()
+def eps_mse(models: dict[str, nn.Module], size: int, seed: int, device: torch.device | str = "cpu",
+            n: int | None = None, batch_size: int = 128) -> dict[str, float]:
+    """Held-out ``E ||eps_theta(x_t, t, c) - eps||^2`` on test digits at ``size``: the same ``(x_0, eps, t)``
+    for every model (paired comparison); ``t`` uniform over the training steps."""
+    x0, y = test_digits(size)
+    if n is not None:
+        x0, y = x0[:n], y[:n]
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(x0.shape, generator=g)
+    t = torch.randint(0, 1000, (len(x0),), generator=g)
+    x_t = make_scheduler("ddpm").add_noise(x0, noise, t)
+    result = {}
+    for name, model in models.items():
+        model = model.to(device).eval()
+        errors = []
+        for i in range(0, len(x0), batch_size):
+            sl = slice(i, i + batch_size)
+            pred = model(x_t[sl].to(device), t[sl].to(device), y[sl].to(device)).float().cpu()
+            errors.append(((pred - noise[sl]) ** 2).flatten(1).mean(1))
+        result[name] = torch.cat(errors).mean().item()
+    return result
+
+
+def kid(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
+    """Unbiased MMD^2 with ``k(a, b) = (a.b / dim + 1)^3`` (Binkowski et al., 2018): 0 for equal laws."""
+    a, b = features_a.double(), features_b.double()
+    dim = a.shape[1]
+    kxx, kyy, kxy = ((a @ a.T / dim + 1) ** 3, (b @ b.T / dim + 1) ** 3, (a @ b.T / dim + 1) ** 3)
+    m, n = len(a), len(b)
+    if m < 2 or n < 2:
+        raise ValueError(f"kid: needs at least 2 samples per side, got {m} and {n}")
+    xx = (kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1))
+    yy = (kyy.sum() - kyy.diagonal().sum()) / (n * (n - 1))
+    return float(xx + yy - 2 * kxy.mean())
+
+
+@torch.no_grad()
+def generate(model: ClassConditionalUNet, per_class: int, size: int, steps: int, guidance: float, seed: int,
+             device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """``per_class`` guided DDIM samples of every digit at ``size`` px: images (10 per_class, 3, size, size)
+    in [0, 1] and their requested labels. The same seed gives every model the same starting noise."""
+    labels = torch.arange(10).repeat_interleave(per_class)
+    model = model.to(device).eval()
+    return sample(model, labels, steps, guidance, torch.Generator().manual_seed(seed), size=size), labels
+
+
+@torch.no_grad()
+def judge(images: torch.Tensor, labels: torch.Tensor, classifier: nn.Module, real_features: torch.Tensor,
+          ) -> dict[str, float]:
+    """Accuracy against the requested class and KID to real test digits, both at the classifier's 16 px."""
+    classifier = classifier.cpu().eval()
+    small = resize(images.float().cpu(), 16)
+    feats = classifier.embed(small)
+    acc = (classifier.head(feats).argmax(1) == labels).float().mean().item()
+    return {"accuracy": acc, "kid": kid(feats, real_features)}
+
+
+@torch.no_grad()
+def real_features(classifier: nn.Module) -> torch.Tensor:
+    """The classifier's features of the real test digits (16 px), the reference for :func:`kid`."""
+    x, _ = test_digits(16)
+    return classifier.cpu().eval().embed((x + 1) / 2)
+
+
+def sample_and_judge(models: dict[str, ClassConditionalUNet], sizes: Sequence[int], per_class: dict[int, int],
+                     steps: int, guidance: float, seeds: Sequence[int], classifier: nn.Module,
+                     device: torch.device | str = "cpu") -> tuple[dict, dict]:
+    """Every model at every size and seed: scores ``{(model, size): [per seed {accuracy, kid}]}`` and
+    the first seed's images ``{(model, size): images}`` for the figures."""
+    reference = real_features(classifier)
+    scores: dict = {}
+    images: dict = {}
+    jobs = [(name, size, s) for size in sizes for s in seeds for name in models]
+    for name, size, s in progress(jobs, desc="sampling"):
+        x, labels = generate(models[name], per_class[size], size, steps, guidance, s, device)
+        scores.setdefault((name, size), []).append(judge(x, labels, classifier, reference))
+        if s == seeds[0]:
+            images[(name, size)] = x
+    return scores, images

@@ -1,0 +1,43 @@
+"""The parameters of notebooks/teddy.py: presets per scale (smoke, cpu, full) and their ranges."""
+from __future__ import annotations
+
+from ..core.params import Param, Schema
+
+SCHEMA = Schema("teddy", (
+    Param("data_root", str, None, "ImageFolder root with train/ and val/ class folders; null = the canonical digits",
+          path=True, optional=True),
+    Param("image_size", int, {"smoke": 8, "cpu": 8, "full": 64}, "side of the (square) images", low=8),
+    Param("arch", str, {"smoke": "convnet", "cpu": "convnet", "full": "resnet18"},
+          "network distilled for and evaluated with", choices=("convnet", "resnet18")),
+    Param("width", int, 16, "ConvNet width (channels of the first conv)", low=1),
+    Param("ipcs", list, {"smoke": [1], "cpu": [1, 10], "full": [10, 50, 100]}, "images per class to distil"),
+    Param("seeds", int, {"smoke": 2, "cpu": 3, "full": 3}, "seeds per method (spread and verdicts)", low=2),
+    Param("outer_steps", int, {"smoke": 8, "cpu": 100, "full": 4000}, "distillation iterations (equal-steps budget)",
+          low=1),
+    Param("syn_lr", float, {"smoke": 0.05, "cpu": 0.05, "full": 0.25}, "Adam learning rate on the pixels", low=0),
+    Param("real_batch", int, {"smoke": 16, "cpu": 32, "full": 128}, "real images per class per Teddy iteration",
+          low=1),
+    Param("unroll_k", int, {"smoke": 3, "cpu": 10, "full": 10}, "inner steps K of the unrolled baseline", low=1),
+    Param("inner_lr", float, 0.1, "inner SGD learning rate alpha (unrolled and Taylor)", low=0),
+    Param("unrolled_batch", int, {"smoke": 64, "cpu": 256, "full": 256}, "real batch of the unrolled outer loss",
+          low=1),
+    Param("cost_ks", list, {"smoke": [1, 2, 4], "cpu": [1, 2, 5, 10, 20], "full": [1, 5, 10, 20]},
+          "K values of the memory/time sweep"),
+    Param("pool_size", int, {"smoke": 3, "cpu": 6, "full": 10}, "early checkpoints in the weak pool", low=1),
+    Param("prior_every", int, {"smoke": 5, "cpu": 10, "full": 500}, "steps between early checkpoints", low=1),
+    Param("base_steps", int, {"smoke": 40, "cpu": 300, "full": 50000}, "training steps of the base model", low=1),
+    Param("prune_ratios", list, {"smoke": [0.5], "cpu": [0.3, 0.5, 0.7], "full": [0.5]},
+          "channel-pruning ratios of the post-generated weak models"),
+    Param("finetune_steps", int, {"smoke": 5, "cpu": 20, "full": 2000}, "fine-tuning steps after pruning", low=0),
+    Param("base_lr", float, {"smoke": 0.01, "cpu": 0.01, "full": 0.001}, "Adam learning rate of the base model",
+          low=0),
+    Param("ablation_ipc", int, {"smoke": 1, "cpu": 10, "full": 10}, "IPC of the pool ablation", low=1),
+    Param("eval_models", int, {"smoke": 1, "cpu": 2, "full": 1}, "fresh networks trained per distilled set", low=1),
+    Param("eval_steps", int, {"smoke": 40, "cpu": 300, "full": 30000}, "training steps of each fresh network",
+          low=1),
+    Param("eval_lr", float, {"smoke": 0.01, "cpu": 0.01, "full": 0.001}, "Adam learning rate of fresh networks",
+          low=0),
+    Param("soft_labels", bool, {"smoke": False, "cpu": False, "full": True},
+          "evaluate with the base model's soft labels (KL) instead of class ids"),
+    Param("threads", int, 1, "torch CPU threads (tiny models run best on one)", low=1),
+), description="Teddy: Taylor-approximated dataset distillation with a pool of weak models")

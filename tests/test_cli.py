@@ -1,0 +1,74 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from paperlib import cli, runner
+from paperlib.core import Param, Schema
+
+DEMO = Schema("demo", (
+    Param("steps", int, {"smoke": 1, "cpu": 2, "full": 3}, "steps", low=1),
+    Param("data_root", str, None, "a data folder", path=True, optional=True),
+))
+
+
+@pytest.fixture
+def demo(monkeypatch):
+    monkeypatch.setattr("paperlib.papers.schema", lambda name: DEMO)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["run", "demo", "--scale", "huge"], "parameter 'scale': expected one of 'smoke', 'cpu', 'full', got 'huge'"),
+    (["run", "demo", "-p", "stepz", "3"], "unknown parameter 'stepz'"),
+    (["run", "demo", "-p", "steps", "many"], "parameter 'steps': expected an integer >= 1, got 'many'"),
+    (["run", "demo", "-p", "data_root", "/no/such/dir"], "parameter 'data_root': expected an existing folder"),
+    (["run", "demo", "-f", "/no/such.yaml"], "parameter file '/no/such.yaml' does not exist"),
+    (["doctor", "demo", "--device", "tpu"], "parameter 'device'"),
+])
+def test_bad_parameters_are_one_line_and_exit_2(demo, capsys, argv, fragment):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1 and err.startswith("error: ")
+
+
+def test_unknown_paper_is_a_clear_error(capsys):
+    assert cli.main(["run", "nonsense", "--scale", "smoke"]) == 2
+    assert "paper: expected one of" in capsys.readouterr().err
+
+
+def test_the_installed_command_validates_before_papermill():
+    out = subprocess.run([sys.executable, "-m", "paperlib.cli", "run", "miniatures", "--scale", "huge"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "parameter 'scale'" in out.stderr and "papermill" not in out.stderr.lower()
+
+
+def test_list_shows_chapters_and_presets(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "miniatures:" in out and "samples_per_class" in out and "smoke=" in out
+
+
+def test_doctor_reports_gpus(capsys):
+    assert cli.main(["doctor", "miniatures", "--scale", "smoke"]) == 0
+    assert "gpus" in capsys.readouterr().out
+
+
+FAILING = """# %% tags=["parameters"]
+scale = "cpu"
+# %%
+raise RuntimeError("boom")
+"""
+
+
+def test_a_failed_run_keeps_the_good_result_and_says_where_it_failed(tmp_path, monkeypatch):
+    nb = tmp_path / "bad.py"
+    nb.write_text(FAILING)
+    monkeypatch.setattr(runner, "notebook", lambda name: nb)
+    dest = tmp_path / "results" / "bad" / "smoke-cpu"
+    dest.mkdir(parents=True)
+    (dest / "metrics.json").write_text(json.dumps({"good": True}))
+    with pytest.raises(runner.RunFailed, match="RuntimeError: boom") as err:
+        runner.execute("bad", {"scale": "smoke"}, dest)
+    assert json.loads((dest / "metrics.json").read_text()) == {"good": True}
+    assert err.value.notebook_path.is_file() and err.value.notebook_path.parent != dest
