@@ -24,16 +24,29 @@ def runs_dir(scale: str) -> Path:
     return repo_root() / "_build" / "book-runs" / scale
 
 
+def dependencies(name: str, scale: str) -> list[Path]:
+    """The files chapter ``name``'s last execution depended on: the paperlib modules it loaded (recorded
+    in its metrics.json), or every paperlib source when there is no previous execution."""
+    root = repo_root()
+    previous = runs_dir(scale) / name / "metrics.json"
+    if previous.is_file():
+        modules = json.loads(previous.read_text())["provenance"].get("paperlib_modules")
+        if modules:
+            return [root / m for m in modules]
+    return sorted((root / "paperlib").rglob("*.py")) + sorted((root / "paperlib").rglob("*.json"))
+
+
 def fingerprint(name: str, scale: str) -> str:
+    """Changes when the notebook, a paperlib module it uses, or its results/ folder changes."""
     root = repo_root()
     digest = hashlib.sha256(scale.encode())
-    files = [notebook(name)] + sorted((root / "paperlib").rglob("*.py")) + sorted((root / "paperlib").rglob("*.json"))
+    files = [notebook(name)] + dependencies(name, scale)
     results = root / "results" / name
     if results.is_dir():
         files += sorted(p for p in results.rglob("*") if p.is_file())
     for path in files:
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
+        digest.update(str(path).encode())
+        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
     return digest.hexdigest()
 
 

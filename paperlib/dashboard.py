@@ -65,28 +65,42 @@ def _fmt(side: dict) -> str:
     return text
 
 
-def rows(scale: str) -> list[str]:
-    out = ["| paper | claim | method | baseline | verdict | run | scale | device | date | commit | wall time |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+def _row(record: dict, claim: dict, label: str, stale: str) -> str:
+    prov = record["provenance"]
+    commit = (prov.get("commit") or "unknown")[:10]
+    return (f"| {record['paper']} | {claim['statement']} | {claim['method']['label']}: {_fmt(claim['method'])} | "
+            f"{claim['baseline']['label']}: {_fmt(claim['baseline'])} | **{claim['verdict']}**{stale} | {label} | "
+            f"{prov['scale']} | {prov['device_name']} | {prov['started'][:10]} | `{commit}` | "
+            f"{prov['wall_time_s']:.0f} s |")
+
+
+def _stale(record: dict) -> str:
+    """Flag a kept run produced before the last change to its chapter's code."""
+    changed = _last_change([f"paperlib/{record['paper']}", f"paperlib/{record['paper']}.py",
+                            f"notebooks/{record['paper']}.py"])
+    made = _commit_time(record["provenance"].get("commit"))
+    return " ⚠ stale: the code changed after this run" if changed and made and made < changed else ""
+
+
+def rows(scale: str) -> tuple[list[str], list[str]]:
+    """Headline rows (a chapter's first claim, per run) and every claim, as Markdown table rows."""
+    head = ["| paper | claim | method | baseline | verdict | run | scale | device | date | commit | wall time |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    headline, every = list(head), list(head)
     for label, path in collect(scale):
         record = json.loads(path.read_text())
-        prov = record["provenance"]
-        stale = ""
-        if label.startswith("results/"):
-            changed, made = _last_change([f"paperlib/{record['paper']}", f"notebooks/{record['paper']}.py"]), \
-                _commit_time(prov.get("commit"))
-            if changed and made and made < changed:
-                stale = " ⚠ stale: code changed since this run"
-        commit = (prov.get("commit") or "unknown")[:10]
-        for claim in record["claims"]:
-            out.append(
-                f"| {record['paper']} | {claim['statement']} | {claim['method']['label']}: {_fmt(claim['method'])} | "
-                f"{claim['baseline']['label']}: {_fmt(claim['baseline'])} | **{claim['verdict']}**{stale} | {label} | "
-                f"{prov['scale']} | {prov['device_name']} | {prov['started'][:10]} | `{commit}` | {prov['wall_time_s']:.0f} s |")
-    return out
+        stale = _stale(record) if label.startswith("results/") else ""
+        for i, claim in enumerate(record["claims"]):
+            row = _row(record, claim, label, stale)
+            every.append(row)
+            if i == 0:
+                headline.append(row)
+    return headline, every
 
 
 def write_dashboard(scale: str) -> Path:
     path = repo_root() / "book" / "results.md"
-    write_text(path, HEADER + "\n".join(rows(scale)) + "\n")
+    headline, every = rows(scale)
+    write_text(path, HEADER + "## Headline claims\n\n" + "\n".join(headline)
+               + "\n\n## Every claim\n\n" + "\n".join(every) + "\n")
     return path

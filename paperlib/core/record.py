@@ -5,6 +5,7 @@ Every number a chapter's prose shows goes through :meth:`Run.metric` (recorded *
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import platform
 import subprocess
@@ -46,6 +47,33 @@ def git_commit() -> str | None:
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def paperlib_modules() -> list[str]:
+    """Source files of the paperlib modules loaded in this process (what a chapter's result depends on)."""
+    root = repo_root()
+    files = set()
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if name.startswith("paperlib") and path:
+            try:
+                files.add(str(Path(path).resolve().relative_to(root)))
+            except ValueError:
+                files.add(path)
+    return sorted(files)
+
+
+def kept_runs(paper: str) -> list[dict[str, Any]]:
+    """The runs of ``paper`` kept under ``results/<paper>/`` (e.g. full-scale GPU runs)."""
+    out = []
+    for path in sorted((repo_root() / "results" / paper).glob("*/metrics.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        record["run"] = f"results/{paper}/{path.parent.name}"
+        out.append(record)
+    return out
 
 
 def _glue(name: str, value: Any) -> None:
@@ -129,6 +157,7 @@ class Run:
                 "versions": package_versions(), "commit": git_commit(),
                 "started": self.started.isoformat(timespec="seconds"),
                 "wall_time_s": round(time.perf_counter() - self._t0, 2), "host": platform.node(),
+                "paperlib_modules": paperlib_modules(),
             },
             "metrics": self.metrics,
             "claims": self.claims,
@@ -136,10 +165,37 @@ class Run:
         }
 
     def save(self) -> Path:
-        """Write ``metrics.json`` atomically into the run folder and return its path."""
+        """Write ``metrics.json`` atomically into the run folder, show the provenance box (and any kept
+        full-scale numbers next to this run's), and return the file's path."""
+        record = self.record()
         path = self.folder / "metrics.json"
-        atomic.write_json(path, self.record())
+        atomic.write_json(path, record)
+        if "ipykernel" in sys.modules:
+            from IPython.display import Markdown, display
+
+            display(Markdown(provenance_markdown(record, kept_runs(self.paper))))
         return path
+
+
+def provenance_markdown(record: dict[str, Any], kept: list[dict[str, Any]]) -> str:
+    """A "where these numbers come from" box, plus a table of kept runs' claims next to this run's."""
+    prov = record["provenance"]
+    versions = ", ".join(f"{k} {v}" for k, v in prov["versions"].items())
+    lines = [":::{admonition} Where these numbers come from", ":class: note",
+             f"This page was executed at **{prov['scale']}** scale on **{prov['device_name']}** "
+             f"({prov['device']}) on {prov['started'][:10]}, in {prov['wall_time_s']:.0f} s, "
+             f"at commit `{(prov['commit'] or 'unknown')[:12]}`.", "", f"Versions: {versions}.", ":::"]
+    if kept:
+        lines += ["", "| claim | this page | verdict | " + " | ".join(k["run"] for k in kept) + " |",
+                  "|---|---|---|" + "---|" * len(kept)]
+        for claim in record["claims"]:
+            cells = []
+            for k in kept:
+                match = next((c for c in k["claims"] if c["name"] == claim["name"]), None)
+                cells.append(f"{_fmt(match['method'], match['unit'])}, **{match['verdict']}**" if match else "—")
+            lines.append(f"| {claim['statement']} | {_fmt(claim['method'], claim['unit'])} | "
+                         f"**{claim['verdict']}** | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _fmt(m: dict, unit: str) -> str:

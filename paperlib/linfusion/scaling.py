@@ -3,8 +3,8 @@
 Peak memory follows DESIGN.md: on the CPU, the peak resident set over the post-import baseline of a fresh
 process (forked from a server that has imported torch and nothing else, its high-water mark reset with
 ``/proc/self/clear_refs``); on CUDA, ``torch.cuda.max_memory_allocated`` over the baseline. Both count the
-inputs ``q, k, v: (1, H, N, d)`` and everything the call allocates. Time is the median wall time of a few
-calls after one warm-up call at a tiny size.
+inputs ``q, k, v: (1, H, N, d)`` and everything the call allocates. Time is the best of a few calls (the
+least noisy estimate on a shared machine) after one warm-up call at a tiny size.
 
 Narrated in notebooks/linfusion.py, "Scaling"; used by benchmarks/linfusion.py.
 """
@@ -24,7 +24,7 @@ _PRELOAD = ["torch", "paperlib.linfusion.kernels"]
 
 @dataclass(frozen=True)
 class Measurement:
-    """One kernel at one token count: median seconds per call and peak bytes (None when it failed)."""
+    """One kernel at one token count: best seconds per call and peak bytes (None when it failed)."""
 
     kernel: str
     tokens: int
@@ -84,7 +84,7 @@ def _child(kernel: str, tokens: int, heads: int, head_dim: int, device: str, thr
                 peak = torch.cuda.max_memory_allocated(dev) - base
             else:
                 peak = _status_kb("VmHWM") * 1024 - base
-        conn.send((float(np.median(times)), int(peak), len(times), None))
+        conn.send((float(min(times)), int(peak), len(times), None))
     except BaseException as err:  # report, never hang the parent
         conn.send((None, None, 0, f"{type(err).__name__}: {err}"[:200]))
 
@@ -96,7 +96,7 @@ def _context():
 
 
 def measure(kernel: str, tokens: int, heads: int = 8, head_dim: int = 64, device: str = "cpu",
-            threads: int | None = None, time_budget: float = 1.0, max_repeats: int = 5,
+            threads: int | None = None, time_budget: float = 1.0, max_repeats: int = 10,
             timeout: float = 600.0) -> Measurement:
     """Time and peak memory of ``KERNELS[kernel](q, k, v)`` with ``q, k, v: (1, heads, tokens, head_dim)``."""
     from .kernels import KERNELS
