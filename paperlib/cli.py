@@ -76,6 +76,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_warm(args: argparse.Namespace) -> int:
+    """Train and cache every zoo model ahead of a workshop (later calls only load them)."""
+    import time
+
+    from . import zoo
+
+    for name in zoo.list_models():
+        start = time.perf_counter()
+        _, meta = zoo.create(name, args.scale)
+        print(f"{name} ({args.scale}): ready in {time.perf_counter() - start:.0f} s; {meta['facts']}")
+    return 0
+
+
 def cmd_book(args: argparse.Namespace) -> int:
     from .book import build
 
@@ -100,6 +113,9 @@ def parser() -> argparse.ArgumentParser:
         if command == "run":
             p.add_argument("--out", default=None, help="destination folder (default results/<name>/<scale>-<device>)")
             p.add_argument("--timeout", type=int, default=24 * 3600, help="per-cell timeout in seconds")
+    w = sub.add_parser("warm", help="train and cache every zoo model (before a workshop)")
+    w.add_argument("--scale", default="cpu", choices=SCALES)
+    w.set_defaults(fn=cmd_warm)
     b = sub.add_parser("book", help="execute every chapter and build the HTML book")
     b.add_argument("--scale", default="cpu", choices=SCALES)
     b.add_argument("--force", action="store_true", help="re-execute even unchanged chapters")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 import timm
@@ -143,12 +142,18 @@ OFFICIAL = os.environ.get("SGFORMER_OFFICIAL")  # a folder holding the official 
 
 
 @pytest.mark.skipif(not OFFICIAL, reason="set SGFORMER_OFFICIAL to the official code to compare against it")
-def test_blocks_match_the_official_code():
-    import numpy as np
+def test_blocks_match_the_official_code(monkeypatch):
+    import importlib.util
 
-    np.float = float  # the official pos_embed.py still uses np.float
-    sys.path.insert(0, OFFICIAL)
-    import sgformer as off  # noqa: E402
+    import numpy as np
+    import timm.models.registry
+
+    monkeypatch.setattr(np, "float", float, raising=False)  # the official pos_embed.py still uses np.float
+    monkeypatch.setattr(timm.models.registry, "register_model", lambda f: f)  # keep our registrations
+    monkeypatch.syspath_prepend(OFFICIAL)
+    spec = importlib.util.spec_from_file_location("sgformer_official", os.path.join(OFFICIAL, "sgformer.py"))
+    off = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(off)
 
     for s, H in [(8, 56), (4, 28), (2, 14)]:
         rh, rg = off.Attention(64, False, 4, qkv_bias=True, sr_ratio=s), off.Attention(64, True, 4, qkv_bias=True, sr_ratio=s)

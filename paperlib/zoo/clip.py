@@ -5,6 +5,7 @@ Images are ``(B, 3, 16, 16)`` in [0, 1]; :func:`normalize` maps them to the mode
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -34,7 +35,11 @@ def make_tiny_clip() -> nn.Module:
     import open_clip
 
     _register()
-    return open_clip.create_model("tiny_clip", pretrained=None)
+    logging.disable(logging.WARNING)  # open_clip warns that no pretrained weights were loaded: intended
+    try:
+        return open_clip.create_model("tiny_clip", pretrained=None)
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def tokenizer() -> Callable:
