@@ -86,12 +86,14 @@ def cache_execution(name: str, executed: Path) -> None:
 def build(scale: str = "cpu", force: bool = False, warnings_as_errors: bool = True) -> Path:
     """Execute every chapter of ``_toc.yml`` at ``scale``, write the dashboard, build ``_build/html``."""
     from .dashboard import write_dashboard
+    from .vendor import ensure_assets
 
     root = repo_root()
     for name in toc_chapters():
         print(f"[book] {name} at {scale} scale", flush=True)
         cache_execution(name, execute_chapter(name, scale, force) / "run.ipynb")
     write_dashboard(scale)
+    ensure_assets()
     args = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--all"]
     if warnings_as_errors:
         args += ["-W", "--keep-going"]

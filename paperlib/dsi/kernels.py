@@ -55,6 +55,20 @@ def reverse_timesteps(t_start: int, ddim_stride: int) -> list[int]:
     return list(range(t_start, -1, -ddim_stride)) if t_start > 0 else []
 
 
+def check_steps(steps, num_train_timesteps: int) -> list[int]:
+    """A DSI curve's steps: distinct integers in ``[0, num_train_timesteps)``, sorted ascending."""
+    steps = list(steps)
+    if not steps:
+        raise ValueError("steps: expected at least one noise step")
+    for t in steps:
+        if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < num_train_timesteps:
+            raise ValueError(f"steps: expected integers in [0, {num_train_timesteps - 1}] (the schedule has "
+                             f"{num_train_timesteps} steps), got {t!r}")
+    if len(set(steps)) != len(steps):
+        raise ValueError(f"steps: expected distinct steps, got {steps!r}")
+    return sorted(steps)
+
+
 def forward_mix(x: torch.Tensor, t: int, alphas_cumprod: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """``x_T = sqrt(abar_T) x + sqrt(1 - abar_T) eps``; x, noise: (B, C, H, W) in the model's space."""
     abar = alphas_cumprod[t].to(x.dtype)

@@ -48,8 +48,8 @@ def select_rded(x: torch.Tensor, y: torch.Tensor, teacher: nn.Module, ipc: int) 
 
 def train_projector(projector: Projector, x: torch.Tensor, y: torch.Tensor, teachers: Callable[[torch.Tensor], torch.Tensor],
                     steps: int, lam: float = 0.1, lr: float = 3e-3, batch_size: int = 128, seed: int = 0,
-                    device: torch.device | str = "cpu") -> list[float]:
-    """Fit the factors on the original data: ``MSE(softmax f_θ(A(X)), Y'(A(X))) + λ·CE(f_θ(A(X)), Y)``.
+                    temperature: float = 1.0, device: torch.device | str = "cpu") -> list[float]:
+    """Fit the factors on the original data: ``MSE(softmax(f_θ(A(X))/T), Y'(A(X))) + λ·CE(f_θ(A(X)), Y)``.
 
     ``Y'`` comes from ``teachers`` (e.g. a :class:`TeacherPool`) on the same shifted batch.
     """
@@ -67,7 +67,7 @@ def train_projector(projector: Projector, x: torch.Tensor, y: torch.Tensor, teac
         xa = random_shift(batch[0], 1)  # one augmented tensor for projector and teachers
         with torch.no_grad():
             target = teachers(xa)
-        return label_loss(model(xa), target, batch[1], lam)
+        return label_loss(model(xa), target, batch[1], lam, temperature)
 
     hist = fit(projector, batches(x, y, batch_size, seed), loss_fn, opt, steps, device=device,
                desc="projector", scheduler=sched)
@@ -82,7 +82,8 @@ class StudentRecipe:
     steps: int = 300
     lr: float = 3e-3
     beta: float = 1.0
-    width: int = 16
+    temperature: float = 1.0
+    width: int = 8
     shift: int = 1
     noise: float = 0.05
 
@@ -102,7 +103,7 @@ def train_student(x_s: torch.Tensor, y_s: torch.Tensor, label_fn: LabelFn | None
 
     def loss_fn(model: nn.Module, batch: tuple) -> torch.Tensor:
         target = batch[2] if len(batch) == 3 else None
-        return label_loss(model(batch[0]), target, batch[1], recipe.beta)
+        return label_loss(model(batch[0]), target, batch[1], recipe.beta, recipe.temperature)
 
     fit(student, stream, loss_fn, opt, recipe.steps, device=device, desc="student", scheduler=sched)
     return student
@@ -159,9 +160,9 @@ def stored_arm(teacher: Callable, x_s: torch.Tensor, y_s: torch.Tensor, recipe: 
     return make
 
 
-def projector_arm(projector: Projector) -> Callable[[int], tuple[LabelFn, None, int]]:
+def projector_arm(projector: Projector, temperature: float = 1.0) -> Callable[[int], tuple[LabelFn, None, int]]:
     """``make_labels`` for HeLlO: labels online, a fresh view every step, bytes = the stored factors."""
-    return lambda seed: (projector_labels(projector), None, projector.stored_bytes())
+    return lambda seed: (projector_labels(projector, temperature), None, projector.stored_bytes())
 
 
 def hard_arm() -> Callable[[int], tuple[None, None, int]]:

@@ -163,19 +163,25 @@ class Projector(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------- losses
-def label_loss(logits: torch.Tensor, target: torch.Tensor | None, y: torch.Tensor, ce_weight: float) -> torch.Tensor:
-    """``MSE(softmax(logits), target) + w · CE(logits, y)``; MSE summed over classes, mean over the batch.
+def soften(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Soft labels in the one space every label generator and student shares: ``softmax(z / T)``."""
+    return (logits / temperature).softmax(-1)
+
+
+def label_loss(logits: torch.Tensor, target: torch.Tensor | None, y: torch.Tensor, ce_weight: float,
+               temperature: float = 1.0) -> torch.Tensor:
+    """``MSE(softmax(logits / T), target) + w · CE(logits, y)``; MSE summed over classes, mean over the batch.
 
     Used for the projector (targets ``Y'`` from weak teachers, ``w = λ``) and for the student (targets
-    ``Y*`` from the projector or stored labels, ``w = β``). Both sides are probabilities. ``target=None``
-    gives plain cross-entropy (hard labels).
+    ``Y*`` from the projector or stored labels, ``w = β``). Both sides are probabilities at temperature
+    ``T`` (see :func:`soften`). ``target=None`` gives plain cross-entropy (hard labels).
     """
     ce = F.cross_entropy(logits, y)
     if target is None:
         return ce
     if target.shape != logits.shape:
         raise ValueError(f"soft labels {tuple(target.shape)} do not match logits {tuple(logits.shape)}")
-    mse = (logits.softmax(-1) - target).pow(2).sum(-1).mean()
+    mse = (soften(logits, temperature) - target).pow(2).sum(-1).mean()
     return mse + ce_weight * ce
 
 
@@ -230,24 +236,24 @@ class OnlineLabelStream:
             step += 1
 
 
-def projector_labels(projector: nn.Module) -> LabelFn:
-    """``Y* = softmax(f_θ(A(X_s)))`` online: projector in eval mode, no gradients."""
+def projector_labels(projector: nn.Module, temperature: float = 1.0) -> LabelFn:
+    """``Y* = softmax(f_θ(A(X_s)) / T)`` online: projector in eval mode, no gradients."""
     projector.eval()
 
     def label_fn(x_aug: torch.Tensor, e: int) -> torch.Tensor:
         with torch.no_grad():
-            return projector(x_aug).softmax(-1)
+            return soften(projector(x_aug), temperature)
     return label_fn
 
 
 # ------------------------------------------------------------------------------------- image update
 def update_images(x_s: torch.Tensor, projector: nn.Module, teacher: Callable[[torch.Tensor], torch.Tensor],
-                  steps: int, lr: float = 0.01, mu: float = 1.0, seed: int = 0) -> torch.Tensor:
+                  steps: int, lr: float = 0.01, mu: float = 1.0, seed: int = 0, temperature: float = 1.0) -> torch.Tensor:
     """Optimise the stored pixels so the projector's labels agree with the label generator's.
 
-        min_{X_s}  ‖softmax f_θ(A(X_s)) − T(A(X_s))‖² + μ · ‖ē(X_s) − ē(X_s^(0))‖²,   ē = E_I/‖E_I‖
+        min_{X_s}  ‖softmax(f_θ(A(X_s))/T) − Y_T(A(X_s))‖² + μ · ‖ē(X_s) − ē(X_s^(0))‖²,   ē = E_I/‖E_I‖
 
-    ``T`` returns the teacher's probabilities. The second term (the card's CLIP-space fidelity G) keeps
+    ``teacher`` returns the label generator's probabilities ``Y_T`` at the same temperature. The second term (the card's CLIP-space fidelity G) keeps
     the images near their RDED initialisation. Returns new pixels in [0, 1]; the projector is unchanged.
     """
     was = [p.requires_grad for p in projector.parameters()]
@@ -263,7 +269,7 @@ def update_images(x_s: torch.Tensor, projector: nn.Module, teacher: Callable[[to
         xa = torch.roll(x, shifts=shift, dims=(-2, -1))  # a differentiable view A(X_s)
         with torch.no_grad():
             target = teacher(xa)
-        gap = (projector(xa).softmax(-1) - target).pow(2).sum(-1).mean()
+        gap = (soften(projector(xa), temperature) - target).pow(2).sum(-1).mean()
         fid = (projector.embed(x) - e0).pow(2).sum(-1).mean()
         loss = gap + mu * fid
         opt.zero_grad()

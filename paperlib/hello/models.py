@@ -1,6 +1,6 @@
 """HeLlO's label generators: the multi-weak-teacher pool ``Y'`` and the projector built from a CLIP.
 
-    Y'(x) = (1/K) Σ_k softmax(T_k(x))        (K checkpoints along one teacher's training run)
+    Y'(x) = (1/K) Σ_k softmax(T_k(x) / T)        (K checkpoints along one teacher's training run)
 
 Narrated in notebooks/hello.py, "Weak teachers".
 """
@@ -16,14 +16,16 @@ from ..core.seeding import seed_everything
 from ..core.train import batches, fit
 from ..zoo.classifier import SmallCNN, random_shift
 from ..zoo.clip import class_text_embeddings, normalize as clip_normalize
-from .kernels import Projector, check_class_names
+from .kernels import Projector, check_class_names, soften
 
 
 class TeacherPool(nn.Module):
-    """Averaged probabilities of several teachers: ``x: (B, 3, H, W) -> (B, C)``, each row sums to 1."""
+    """Averaged probabilities of several teachers at temperature ``T``: ``x: (B, 3, H, W) -> (B, C)``."""
 
-    def __init__(self, teachers: Sequence[nn.Module], num_classes: int, probe: torch.Tensor | None = None):
+    def __init__(self, teachers: Sequence[nn.Module], num_classes: int, probe: torch.Tensor | None = None,
+                 temperature: float = 1.0):
         super().__init__()
+        self.temperature = temperature
         if not teachers:
             raise ValueError("teachers: expected at least one teacher checkpoint")
         self.teachers = nn.ModuleList(teachers)
@@ -34,7 +36,7 @@ class TeacherPool(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([t.eval()(x).softmax(-1) for t in self.teachers]).mean(0)
+        return torch.stack([soften(t.eval()(x), self.temperature) for t in self.teachers]).mean(0)
 
 
 def check_teacher(teacher: nn.Module, probe: torch.Tensor, num_classes: int) -> None:

@@ -1,0 +1,226 @@
+"""The DSI experiment on the Digits DG benchmark: data, classifiers, source-only selection, evaluation.
+
+Classifiers are trained on the source train split (ERM, and mixup as a DG method); the diffusion
+model is the zoo's source-only DDPM. The fixed step ``T*`` and the threshold ``tau`` are chosen by
+:func:`select_on_source`, which loads the source validation split itself and takes no target data.
+Narrated in notebooks/dsi.py, "The experiment".
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..core.seeding import seed_everything
+from ..core.train import batches, fit, predict
+from ..data.digits import split_indices
+from ..data.domains import Domain, dg_benchmark, source_train
+from ..zoo.classifier import SmallCNN, random_shift
+from .kernels import check_threshold, max_softmax
+from .models import ShiftInverter
+
+METHODS = ("erm", "mixup")
+
+
+class TargetLeakError(RuntimeError):
+    """A target-domain image was found in the data a source-only model is trained or tuned on."""
+
+
+# --------------------------------------------------------------------------------------------- data
+def image_hashes(x: torch.Tensor, decimals: int = 3) -> set[str]:
+    """One hash per image (pixels rounded to ``decimals``), to detect exact or near-exact copies."""
+    arr = np.round(x.detach().cpu().double().numpy(), decimals) + 0.0  # +0.0: -0.0 and 0.0 hash alike
+    return {hashlib.sha256(a.tobytes()).hexdigest() for a in arr}
+
+
+def assert_no_target_in(train_x: torch.Tensor, domains: dict[str, Domain], what: str = "training data") -> None:
+    """Raise :class:`TargetLeakError` if any image of any domain (the source *test* split included)
+    occurs in ``train_x``, and check that the canonical train and test index sets are disjoint."""
+    idx = split_indices()
+    if np.intersect1d(idx["train"], idx["test"]).size or np.intersect1d(idx["val"], idx["test"]).size:
+        raise TargetLeakError("the canonical digits split overlaps: train/val and test share images")
+    seen = image_hashes(train_x)
+    for name, domain in domains.items():
+        shared = seen & image_hashes(domain.x)
+        if shared:
+            raise TargetLeakError(f"{what}: {len(shared)} image(s) of the evaluation domain {name!r} occur in it")
+
+
+def diffusion_training_data(meta: dict, image_size: int = 16) -> torch.Tensor:
+    """The images the zoo's DDPM was trained on, rebuilt from its recorded recipe (in [0, 1])."""
+    trained_on = str(meta.get("facts", {}).get("trained_on", ""))
+    if "source train split" not in trained_on:
+        raise TargetLeakError(f"the diffusion model does not record a source-only training set: {trained_on!r}")
+    x, _ = source_train(meta.get("recipe", {}).get("image_size", image_size), "train")
+    return x
+
+
+def evaluation_domains(n_per_domain: int, seed: int = 0, size: int = 16) -> dict[str, Domain]:
+    """Every domain of the benchmark, each cut to a fixed seeded subsample of ``n_per_domain`` images."""
+    out = {}
+    for name, domain in dg_benchmark(size).items():
+        gen = torch.Generator().manual_seed(seed + sum(map(ord, name)))
+        keep = torch.randperm(len(domain.y), generator=gen)[:n_per_domain].sort().values
+        out[name] = Domain(name, domain.x[keep].contiguous(), domain.y[keep].contiguous(), domain.recipe)
+    return out
+
+
+# -------------------------------------------------------------------------------------- classifiers
+def mixup_loss(model: nn.Module, batch: tuple, alpha: float = 0.2, shift: int = 1) -> torch.Tensor:
+    """Mixup (Zhang et al., 2018): ``CE(f(lam x_i + (1 - lam) x_j), lam y_i + (1 - lam) y_j)``, lam ~ Beta(a, a)."""
+    x, y = batch
+    lam = float(np.random.beta(alpha, alpha))
+    perm = torch.randperm(len(x), device=x.device)
+    logits = model(random_shift(lam * x + (1 - lam) * x[perm], shift))
+    ce = nn.functional.cross_entropy
+    return lam * ce(logits, y) + (1 - lam) * ce(logits, y[perm])
+
+
+def erm_loss(model: nn.Module, batch: tuple, shift: int = 1) -> torch.Tensor:
+    """Empirical risk minimisation with the zoo's small random shifts."""
+    return nn.functional.cross_entropy(model(random_shift(batch[0], shift)), batch[1])
+
+
+def train_classifier(method: str, seed: int, steps: int, width: int = 16, batch_size: int = 64,
+                     lr: float = 3e-3, device: torch.device | str = "cpu") -> nn.Module:
+    """A ``SmallCNN`` trained on the source train split by ``method`` (``erm`` or ``mixup``)."""
+    if method not in METHODS:
+        raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
+    seed_everything(seed)
+    x, y = source_train(16, "train")
+    model = SmallCNN(3, width).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    loss = erm_loss if method == "erm" else mixup_loss
+    fit(model, batches(x, y, batch_size, seed), loss, opt, steps, desc=f"dsi: {method} seed {seed}",
+        scheduler=sched, device=torch.device(device))
+    return model.eval()
+
+
+# ---------------------------------------------------------------------------------------- transform
+@torch.no_grad()
+def invert_all(inverter: ShiftInverter, sets: dict[str, torch.Tensor], steps: Sequence[int], draws: int,
+               seed: int, device: torch.device | str = "cpu", progress_bar=None) -> dict[str, dict[int, torch.Tensor]]:
+    """``{set: {T: (draws, N, C, H, W)}}``: every image set inverted at every step, ``draws`` noise draws.
+
+    The draw ``d`` of step ``T`` uses seed ``seed + 1000 d + T`` (the same for every set and classifier).
+    """
+    out: dict[str, dict[int, torch.Tensor]] = {name: {} for name in sets}
+    jobs = [(name, t) for name in sets for t in steps]
+    for name, t in (progress_bar(jobs) if progress_bar else jobs):
+        out[name][t] = torch.stack([inverter(sets[name], t, torch.Generator().manual_seed(seed + 1000 * d + t),
+                                             device=device) for d in range(draws)])
+    return out
+
+
+def draw_logits(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Mean logits over draws: images (draws, N, C, H, W) -> (N, classes)."""
+    return torch.stack([predict(model, x) for x in images]).mean(0)
+
+
+def tv_denoise(x: torch.Tensor, weight: float = 0.1) -> torch.Tensor:
+    """Total-variation denoising (Chambolle) of each image: the classical, non-diffusion baseline."""
+    from skimage.restoration import denoise_tv_chambolle
+
+    arr = x.detach().cpu().permute(0, 2, 3, 1).double().numpy()
+    out = np.stack([denoise_tv_chambolle(a, weight=weight, channel_axis=-1) for a in arr])
+    return torch.from_numpy(out).permute(0, 3, 1, 2).float().clamp(0, 1)
+
+
+# -------------------------------------------------------------------------------- source selection
+@dataclass
+class Selection:
+    """What :func:`select_on_source` chose, and the source-validation curves it chose from."""
+
+    step: int
+    adaptive_steps: list[int]
+    taus: dict[str, list[float]]
+    clean_acc: float
+    dsi_acc: dict[int, float] = field(default_factory=dict)
+    ensemble_acc: dict[int, float] = field(default_factory=dict)
+
+
+def select_on_source(classifiers: dict[str, Sequence[nn.Module]], inverter: ShiftInverter, steps: Sequence[int],
+                     tolerance: float, quantile: float, n_val: int, draws: int = 1, seed: int = 0,
+                     device: torch.device | str = "cpu", num_classes: int = 10) -> tuple[Selection, dict]:
+    """Choose ``T*`` and ``tau`` from the source validation split only (loaded here; no target input).
+
+    ``T*`` = the largest step whose DSI accuracy on source validation (mean over classifiers) stays
+    within ``tolerance`` of the clean accuracy (the price we agree to pay in distribution). The
+    adaptive candidates are every step > 0 whose clean+DSI ensemble stays within ``tolerance``.
+    ``tau`` (per classifier) = the ``quantile`` of its clean max-softmax on source validation, so that
+    a test input less confident than most in-distribution inputs is treated as shifted; it must
+    exceed chance ``1/C``. Returns the selection and the inverted validation images (for figures).
+    """
+    if not 0 <= tolerance < 1:
+        raise ValueError(f"tolerance: expected a number in [0, 1), got {tolerance!r}")
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile: expected a number in (0, 1), got {quantile!r}")
+    x, y = source_train(16, "val")
+    gen = torch.Generator().manual_seed(seed)
+    keep = torch.randperm(len(y), generator=gen)[:n_val].sort().values
+    x, y = x[keep], y[keep]
+    inverted = invert_all(inverter, {"source_val": x}, steps, draws, seed + 7, device)["source_val"]
+    models = [m for group in classifiers.values() for m in group]
+    clean = [predict(m, x) for m in models]
+    acc = lambda logits: (logits.argmax(1) == y).float().mean().item()  # noqa: E731
+    clean_acc = float(np.mean([acc(c) for c in clean]))
+    dsi_acc, ens_acc = {}, {}
+    for t in steps:
+        per = [draw_logits(m, inverted[t]) for m in models]
+        dsi_acc[t] = float(np.mean([acc(l) for l in per]))
+        ens_acc[t] = float(np.mean([acc((l + c) / 2) for l, c in zip(per, clean)]))
+    ok = [t for t in steps if dsi_acc[t] >= clean_acc - tolerance]
+    step = max(ok) if ok else 0
+    adaptive = [t for t in steps if t > 0 and ens_acc[t] >= clean_acc - tolerance]
+    taus: dict[str, list[float]] = {}
+    for method, group in classifiers.items():
+        taus[method] = []
+        for m in group:
+            tau = float(torch.quantile(max_softmax(predict(m, x)), quantile))
+            taus[method].append(check_threshold(min(max(tau, 1.0 / num_classes + 1e-3), 1.0), num_classes))
+    return Selection(step, adaptive, taus, clean_acc, dsi_acc, ens_acc), {"x": x, "y": y, "inverted": inverted}
+
+
+# -------------------------------------------------------------------------------------- evaluation
+def evaluate(classifiers: dict[str, Sequence[nn.Module]], domains: dict[str, Domain],
+             inverted: dict[str, dict[int, torch.Tensor]], selection: Selection,
+             denoised: dict[str, torch.Tensor]) -> dict:
+    """Accuracy of every classifier on every domain: clean, DSI at ``T*``, adaptive DSI, TV-denoised,
+    and the DSI curve over all steps (alone and ensembled with clean logits).
+
+    Returns ``{method: [ {domain: {...}} for each seed ]}`` with values in [0, 1].
+    """
+    out: dict[str, list[dict]] = {}
+    from .kernels import adaptive_logits
+
+    for method, models in classifiers.items():
+        out[method] = []
+        for i, model in enumerate(models):
+            tau = selection.taus[method][i]
+            per_domain = {}
+            for name, domain in domains.items():
+                y = domain.y
+                acc = lambda logits: (logits.argmax(1) == y).float().mean().item()  # noqa: E731
+                clean = predict(model, domain.x)
+                logits_t = {t: draw_logits(model, inverted[name][t]) for t in inverted[name]}
+                cands = [logits_t[t] for t in selection.adaptive_steps]
+                adapt, chosen = adaptive_logits(clean, cands, tau, with_clean=True)
+                per_domain[name] = {
+                    "clean": acc(clean), "dsi": acc(logits_t[selection.step]), "adaptive": acc(adapt),
+                    "tv": acc(predict(model, denoised[name])),
+                    "switched": float((chosen > 0).float().mean()),
+                    "curve": {t: acc(l) for t, l in logits_t.items()},
+                    "curve_ensemble": {t: acc((l + clean) / 2) for t, l in logits_t.items()},
+                }
+            out[method].append(per_domain)
+    return out
+
+
+def mean_over(results: list[dict], key: str, domains: Sequence[str]) -> list[float]:
+    """Per seed, the accuracy ``key`` averaged over ``domains``."""
+    return [float(np.mean([r[d][key] for d in domains])) for r in results]
