@@ -112,7 +112,19 @@ def cosine_distance(g_real: Sequence[Tensor], g_syn: Sequence[Tensor], eps: floa
     return total
 
 
-DISTANCES: dict[str, Distance] = {"dot": dot_distance, "cos": cosine_distance}
+def channel_cosine_distance(g_real: Sequence[Tensor], g_syn: Sequence[Tensor], eps: float = 1e-8) -> Tensor:
+    """:math:`D(a,b)=\\sum_l\\sum_i 1-\\cos(a_{l,i},b_{l,i})` over the output units :math:`i` of each
+    weight matrix or filter bank; biases are skipped (the distance of gradient matching, DC)."""
+    total = 0.0
+    for a, b in zip(g_real, g_syn):
+        if a.dim() < 2:
+            continue
+        a, b = a.flatten(1), b.flatten(1)  # (out, fan_in)
+        total = total + (1 - (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1) + eps)).sum()
+    return total
+
+
+DISTANCES: dict[str, Distance] = {"dot": dot_distance, "cos": cosine_distance, "channel_cos": channel_cosine_distance}
 
 
 def gradient_match(loss: LossFn, theta: Theta, x_syn: Tensor, y_syn: Tensor, x_real: Tensor, y_real: Tensor,
