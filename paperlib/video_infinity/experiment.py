@@ -161,3 +161,14 @@ def digit_consistency(frames: torch.Tensor, classifier: nn.Module) -> tuple[floa
     pred = classifier(frames).argmax(1)
     mode = int(pred.mode().values)
     return float((pred == mode).float().mean()), mode
+
+
+def faulty_job(rank: int, world_size: int, device: torch.device, dead_rank: int) -> float:
+    """A run in which ``dead_rank`` fails while the others wait in a collective (for the bad-input tests)."""
+    import torch.distributed as dist
+
+    if rank == dead_rank:
+        raise RuntimeError(f"rank {rank} died")
+    x = torch.ones(1)
+    dist.all_reduce(x)  # never completes: the launcher must stop this rank, or the timeout must
+    return float(x)

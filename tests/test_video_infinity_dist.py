@@ -1,0 +1,105 @@
+"""Video-Infinity across processes (gloo on CPU, through paperlib.core.launch).
+
+* a split with a global set covering the whole video equals the *unmodified* diffusers UNet run on the
+  whole video in one process (2 and 4 processes, float64, same seed);
+* with the paper's windows, the split equals the one-process run of the same dual-scope pattern;
+* the bytes exchanged per step are exactly the closed form and do not grow with the video length;
+  the end ranks take no halo on their outer side;
+* a rank that dies ends the run with an error, fast (no process left hanging).
+"""
+import time
+
+import pytest
+import torch
+
+from paperlib.core import launch
+from paperlib.video_infinity import DualScope, VIDEO_UNET_CONFIG, bytes_per_layer_formula, run_jobs, stitch
+from paperlib.video_infinity.experiment import faulty_job
+
+F = 16
+MODEL = {"kind": "random", "dtype": "float64", "config": {"sample_size": 4}}
+DUAL = {"padding": 2, "top_k": 4}
+
+
+def _job(mode, frames=F, steps=2, **kw):
+    return dict(mode=mode, frames=frames, model=MODEL, steps=steps, keep_eps=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def whole():
+    return launch(run_jobs, 1, [_job("whole", steps=1), _job("reference", split=2, scope=DUAL),
+                                _job("reference", split=4, scope=DUAL)])[0]
+
+
+@pytest.fixture(scope="module")
+def split2():
+    # exact scope (one step: no phase), dual scope (two steps: t = 999 and 499, both phases), and a
+    # video twice as long for the byte count
+    return launch(run_jobs, 2, [_job("video_infinity", steps=1), _job("video_infinity", scope=DUAL),
+                                _job("video_infinity", frames=32, steps=1, scope=DUAL)])
+
+
+@pytest.fixture(scope="module")
+def split4():
+    return launch(run_jobs, 4, [_job("video_infinity", steps=1), _job("video_infinity", scope=DUAL)])
+
+
+def _err(results, job, ref, key):
+    return float((stitch([r[job] for r in results], key) - ref[key]).abs().max())
+
+
+@pytest.mark.parametrize("world", [2, 4])
+def test_exact_split_equals_unmodified_unet(world, whole, split2, split4):
+    results = split2 if world == 2 else split4
+    assert _err(results, 0, whole[0], "eps_first64") < 1e-10  # one UNet call at t = 999
+    assert _err(results, 0, whole[0], "latents") < 1e-6  # after the DDIM step (stored in float32)
+
+
+@pytest.mark.parametrize("world", [2, 4])
+def test_dual_scope_split_equals_one_process_pattern(world, whole, split2, split4):
+    results = split2 if world == 2 else split4
+    ref = whole[1] if world == 2 else whole[2]
+    assert _err(results, 1, ref, "eps_first64") < 1e-10
+    assert _err(results, 1, ref, "latents") < 1e-6
+    # and it is not full attention
+    assert _err(results, 1, whole[0], "eps_first64") > 1e-6
+
+
+def test_bytes_per_step_are_exact_and_flat(split2):
+    short, long = [r[1] for r in split2], [r[2] for r in split2]
+    for a, b in zip(short, long):
+        assert a["bytes_by_kind"] == b["bytes_by_kind"]  # 8 vs 16 frames per rank: same bytes
+    # closed form: sum over temporal layers of unit (= h*w*C*8 bytes) times the per-layer formula
+    s = DualScope(**DUAL)
+    size = MODEL["config"]["sample_size"]
+    chans = VIDEO_UNET_CONFIG["block_out_channels"]
+    res = {c: size // 2 ** i for i, c in enumerate(chans)}  # spatial side at each width
+    # UNet3D layout (sample 4, channels 32, 64): conv layers at (32,4): down0, up1 x2; (64,2): down1,
+    # mid x2, up0 x2; attention layers (2 each: attn1, attn2) at (32,4): transformer_in, down0, up1 x2;
+    # (64,2): mid; transformer_in works at heads x head_dim = 8 x 8 = 64 channels
+    convs = [(32, 4)] * 3 + [(64, 2)] * 5
+    attns = [(64, 4)] + [(32, 4)] * 3 + [(64, 2)] * 1
+    assert res == {32: 4, 64: 2}
+    want_conv = sum(bytes_per_layer_formula(8, c * h * h * 8, s, 2)["conv_halo"] for c, h in convs) // 2
+    # heads split C into heads x d: K and V of p frames are p * h*w * C elements each
+    want_local = sum(2 * bytes_per_layer_formula(8, c * h * h * 8, s, 2)["local_kv"] for c, h in attns) // 2
+    want_global = sum(2 * bytes_per_layer_formula(8, c * h * h * 8, s, 2)["global_kv"] for c, h in attns)
+    for r in short:  # two ranks: each has exactly one neighbour
+        assert r["bytes_by_kind"]["conv_halo"] == want_conv
+        assert r["bytes_by_kind"]["local_kv"] == want_local
+        assert r["bytes_by_kind"]["global_kv"] == want_global
+        # GroupNorm: two all-reduces of B x G float64 per synced norm (4 per conv layer, 1 per transformer)
+        assert r["bytes_by_kind"]["groupnorm"] == (4 * len(convs) + len(attns)) * 2 * 8 * 8
+
+
+def test_end_ranks_take_no_outer_halo(split4):
+    calls = [r[1]["calls_per_step"] for r in sorted(split4, key=lambda r: r[1]["rank"])]
+    for kind in ("conv_halo", "local_kv"):
+        assert calls[0][kind] == calls[3][kind] == calls[1][kind] / 2 == calls[2][kind] / 2
+
+
+def test_a_dying_rank_ends_the_run_fast():
+    t0 = time.perf_counter()
+    with pytest.raises(Exception, match="rank 1 died|exit code"):
+        launch(faulty_job, 2, 1, timeout_s=60)
+    assert time.perf_counter() - t0 < 50  # not the collective timeout: the launcher stopped the others
