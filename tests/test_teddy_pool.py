@@ -6,10 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from paperlib.core import ParameterError, accuracy
-from paperlib.data import DataFolderError, digits
+from paperlib.core import ParameterError
+from paperlib.data import DataFolderError
 from paperlib.teddy import (SCHEMA, Pool, TensorData, build_pools, distill_teddy, distill_unrolled, evaluate_set,
-                            init_synthetic, load_real, make_model)
+                            init_synthetic, load_real, make_model, test_accuracy)
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +20,10 @@ def digits8():
 
 @pytest.fixture(scope="module")
 def pools(digits8):
-    train, _ = digits8
-    val = digits("val", 8)
+    train, val, _ = digits8
     return build_pools(lambda: make_model("convnet", 1, 10, 16), train.loader(64, 0), pool_size=3, prior_every=25,
                        base_steps=200, prune_ratios=[0.5], finetune_steps=5, lr=0.01, seed=0,
-                       device=torch.device("cpu"), evaluate=lambda m: accuracy(m, val.x, val.y))
+                       device=torch.device("cpu"), evaluate=lambda m: test_accuracy(m, val, torch.device("cpu")))
 
 
 def test_pool_holds_distinct_weak_models(pools):
@@ -47,7 +46,7 @@ def test_pool_draw_is_seeded(pools):
 
 
 def test_distillation_loops_run_and_keep_pixels_in_range(digits8, pools):
-    train, test = digits8
+    train, _, test = digits8
     make = lambda: make_model("convnet", 1, 10, 16)
     gen = torch.Generator().manual_seed(0)
     x0, y0 = init_synthetic(train, 1, gen)
@@ -103,7 +102,7 @@ def test_full_scale_path_on_a_small_folder(tmp_path):
     """ImageFolder data, timm ResNet-18, a pool, one Teddy iteration, soft-label evaluation."""
     torch.manual_seed(0)
     make_folder(tmp_path, ["cat", "dog"])
-    train, test = load_real(str(tmp_path), 16)
+    train, _, test = load_real(str(tmp_path), 16)
     assert train.num_classes == 2 and train.shape == (3, 16, 16)
     make = lambda: make_model("resnet18", 3, 2)
     pools = build_pools(make, train.loader(2, 0), pool_size=1, prior_every=1, base_steps=2, prune_ratios=[0.5],

@@ -302,7 +302,7 @@ def reverse_gradient_matching(model: nn.Module, params0: Mapping[str, torch.Tens
             with torch.no_grad():
                 s.clamp_(matching.low, matching.high)
         if d is not None:
-            distance.append(float(d.mean()))
+            distance.append(float(d.detach().mean()))
 
     final = weighted_descent(model, params0, x, y, torch.ones(len(y), dtype=x.dtype, device=x.device), schedule,
                              on_step=on_step)

@@ -6,6 +6,7 @@ Narrated in notebooks/teddy.py, "Data".
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -82,21 +83,24 @@ class FolderData:
 
     def loader(self, batch_size: int, seed: int):
         return torch.utils.data.DataLoader(self.dataset, batch_size=batch_size, shuffle=True, drop_last=True,
-                                           num_workers=4, generator=torch.Generator().manual_seed(seed))
+                                           num_workers=min(4, os.cpu_count() or 1), generator=torch.Generator().manual_seed(seed))
 
     def test_batches(self, batch_size: int = 256) -> Iterator[tuple[Tensor, Tensor]]:
-        yield from torch.utils.data.DataLoader(self.dataset, batch_size=batch_size, num_workers=4)
+        yield from torch.utils.data.DataLoader(self.dataset, batch_size=batch_size, num_workers=min(4, os.cpu_count() or 1))
 
 
-def load_real(data_root: str | None, image_size: int) -> tuple[TensorData | FolderData, TensorData | FolderData]:
-    """``(train, test)``: the canonical digits' train and test splits (``data_root=None``), or
-    ``data_root/train`` and ``data_root/val`` as class folders."""
+Data = TensorData | FolderData
+
+
+def load_real(data_root: str | None, image_size: int) -> tuple[Data, Data, Data]:
+    """``(train, val, test)``: the canonical digits' splits (``data_root=None``), or ``data_root/train``
+    and ``data_root/val`` as class folders (``val/`` then serves as both; it only reports, never selects)."""
     if data_root is None:
-        train, test = digits("train", image_size), digits("test", image_size)
-        return TensorData(train.x, train.y, 10), TensorData(test.x, test.y, 10)
+        train, val, test = (digits(s, image_size) for s in ("train", "val", "test"))
+        return TensorData(train.x, train.y, 10), TensorData(val.x, val.y, 10), TensorData(test.x, test.y, 10)
     root = Path(data_root).expanduser()
     train = FolderData(root / "train", image_size)
     test = FolderData(root / "val", image_size, param="data_root (val/)")
     if test.num_classes != train.num_classes:
         raise DataFolderError(f"data_root: train/ has {train.num_classes} classes but val/ has {test.num_classes}")
-    return train, test
+    return train, test, test

@@ -199,3 +199,89 @@ def cost_sweep(make: Callable[[], nn.Module], real, pool: Pool, *, ipc: int, Ks:
             row.update({f"{name}_bytes": saved, f"{name}_seconds": sec, f"{name}_cuda_bytes": cuda})
         rows.append(row)
     return rows
+
+
+# ------------------------------------------------------------------------------------------ the runs
+METHODS = {
+    "random": "random real subset",
+    "unrolled": "unrolled bi-level, equal steps",
+    "unrolled_time": "unrolled bi-level, equal time",
+    "teddy": "Teddy (weak pool)",
+    "teddy_fresh": "Teddy with fresh-init pool",
+    "teddy_strong": "Teddy with the trained base only",
+}
+
+
+@dataclass
+class Comparison:
+    """Per method and IPC: test accuracy per seed, distillation seconds and steps per seed, and the
+    first seed's distilled images (for display)."""
+
+    acc: dict[str, dict[int, list[float]]] = field(default_factory=dict)
+    seconds: dict[str, dict[int, list[float]]] = field(default_factory=dict)
+    steps: dict[str, dict[int, list[int]]] = field(default_factory=dict)
+    images: dict[str, dict[int, Tensor]] = field(default_factory=dict)
+
+    def add(self, method: str, ipc: int, acc: float, result: Distilled | None, x: Tensor) -> None:
+        self.acc.setdefault(method, {}).setdefault(ipc, []).append(acc)
+        if result is not None:
+            self.seconds.setdefault(method, {}).setdefault(ipc, []).append(result.seconds)
+            self.steps.setdefault(method, {}).setdefault(ipc, []).append(result.steps)
+        self.images.setdefault(method, {}).setdefault(ipc, x)
+
+
+def compare_methods(p, make: Callable[[], nn.Module], train, test, pools: dict[str, Pool], device: torch.device,
+                    teacher: nn.Module | None = None) -> Comparison:
+    """Every method on the same real initialisation per (IPC, seed), evaluated by the same protocol.
+
+    Teddy runs ``p.outer_steps`` iterations; the unrolled baseline runs the same number of steps, and
+    again for Teddy's wall time. The pool ablation (fresh / strong pools) runs at ``p.ablation_ipc``.
+    """
+    out = Comparison()
+    common = dict(lr=p.syn_lr, device=device)
+    for ipc in p.ipcs:
+        for s in range(p.seeds):
+            seed = p.seed * 1000 + s
+            gen = torch.Generator().manual_seed(seed)
+            x0, y0 = init_synthetic(train, ipc, gen)
+
+            def score(x: Tensor) -> float:
+                return evaluate_set(make, x, y0, test, n_models=p.eval_models, steps=p.eval_steps, lr=p.eval_lr,
+                                    shift=1, seed=seed, device=device, teacher=teacher)
+
+            out.add("random", ipc, score(x0), None, x0)
+            kinds = ["teddy"] + (["teddy_fresh", "teddy_strong"] if ipc == p.ablation_ipc else [])
+            for method in kinds:
+                pool = pools[{"teddy": "weak", "teddy_fresh": "fresh", "teddy_strong": "strong"}[method]]
+                d = distill_teddy(make(), pool, train, x0, y0, steps=p.outer_steps, real_batch=p.real_batch,
+                                  gen=torch.Generator().manual_seed(seed + 1), desc=f"{method} ipc={ipc}", **common)
+                out.add(method, ipc, score(d.x), d, d.x)
+                if method == "teddy":
+                    budget = d.seconds
+            for method, steps, seconds in (("unrolled", p.outer_steps, None),
+                                           ("unrolled_time", 100 * p.outer_steps, budget)):
+                d = distill_unrolled(make, train, x0, y0, steps=steps, K=p.unroll_k, inner_lr=p.inner_lr,
+                                     real_batch=p.unrolled_batch, gen=torch.Generator().manual_seed(seed + 2),
+                                     seconds=seconds, desc=f"{method} ipc={ipc}", **common)
+                out.add(method, ipc, score(d.x), d, d.x)
+    return out
+
+
+def taylor_agreement(make: Callable[[], nn.Module], real, *, ipc: int, K: int, alphas: Sequence[float],
+                     real_batch: int, seed: int, device: torch.device) -> list[dict]:
+    """How close the Taylor form's gradient is to the unrolled one on this network, per :math:`\\alpha`:
+    cosine similarity and relative error :math:`\\|g_{\\text{Taylor}}-g_{\\text{unrolled}}\\|/\\|g_{\\text{unrolled}}\\|`."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    template = make().to(device).eval()
+    loss = classifier_loss(template)
+    x, y = (t.to(device) for t in init_synthetic(real, ipc, gen))
+    xr, yr = (t.to(device) for t in real.sample(real_batch, gen))
+    theta0 = {k: v.to(device) for k, v in weights_of(make()).items()}
+    rows = []
+    for alpha in alphas:
+        _, g_u = unrolled_grad(loss, theta0, x, y, xr, yr, K, alpha)
+        g_t = taylor_grad(loss, theta0, x, y, xr, yr, K, alpha)
+        rows.append({"alpha": alpha, "cosine": F.cosine_similarity(g_u.flatten(), g_t.flatten(), dim=0).item(),
+                     "relative_error": ((g_t - g_u).norm() / g_u.norm()).item()})
+    return rows
