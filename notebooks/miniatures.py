@@ -41,7 +41,8 @@ sampler_steps = None
 guidance = None
 
 # %%
-from IPython.display import display
+import torch
+from IPython.display import Markdown, display
 
 from paperlib import data, zoo
 from paperlib.core import Run, image_grid, pick_device, seed_everything, use_style
@@ -61,19 +62,17 @@ p
 # The source domain is the clean digits, white strokes on black. Each target domain shifts one thing a
 # classifier trained on the source has never seen: photo backgrounds blended in the manner of MNIST-M
 # {cite}`ganin2015dann`, digits rendered from nine bundled fonts, thickened low-resolution strokes, blur with
-# strong noise, and colour. One row per domain, the first twelve test images of each:
+# strong noise, and colour. One row per domain, twelve test images of each, spread over the classes:
 
 # %%
 benchmark = data.dg_benchmark(size=16)
-image_grid({name: d.x[:12] for name, d in benchmark.items()}, size=0.55);
+image_grid({name: d.x[torch.linspace(0, len(d.y) - 1, 12).long()] for name, d in benchmark.items()}, size=0.55);
 
 # %% [markdown]
 # Each recipe is frozen in `paperlib.data.domains.RECIPES`; its hash and the hash of the resulting pixels
 # travel with every result that uses them:
 
 # %%
-from IPython.display import Markdown
-
 display(Markdown("\n".join(
     ["| domain | recipe | recipe hash | pixels hash | images |", "|---|---|---|---|---|"]
     + [f"| {n} | {d.recipe.description} | `{d.recipe.digest}` | `{d.data_digest}` | {len(d.y)} |"

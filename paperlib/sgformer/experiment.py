@@ -1,0 +1,208 @@
+"""The SG-Former chapter's experiment: a small digit on a textured canvas, SG-Former vs FLOP-matched
+uniform spatial reduction (PVT-like), a plain ViT, and random ranks; significance maps; costs.
+
+Also the full-scale path (ImageNet folder, the card's recipe through timm's training utilities).
+Narrated in notebooks/sgformer.py.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from paperlib.core import accuracy, batches, cross_entropy_loss, fit, seed_everything
+from paperlib.data import textured_canvas
+
+from .models import SGFormer, create
+
+KINDS = ("sgformer", "random", "sra", "vit")
+LABELS = {"sgformer": "SG-Former (significance ranks)", "random": "SG-Former, random ranks",
+          "sra": "uniform spatial reduction (PVT-like)", "vit": "ViT (full attention)"}
+# the miniature (scaled down from the card's C = 48 so that 12 trainings fit the CPU budget)
+MINI = dict(embed_dims=(32, 64), num_heads=(2, 2), depths=(2, 2))
+
+
+@dataclass
+class CanvasData:
+    """Train and test canvases: x (N, 3, S, S), y (N,), boxes (N, 4) = (top, left, height, width)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    boxes_test: torch.Tensor
+
+
+def canvas_data(canvas: int, digit_size: int, n_train: int | None = None, seed: int = 0) -> CanvasData:
+    """Digits of the train split (training) and the test split (evaluation) at random places."""
+    x, y, _ = textured_canvas("train", canvas, digit_size, seed=seed, n=n_train)
+    xt, yt, bt = textured_canvas("test", canvas, digit_size, seed=seed + 1)
+    return CanvasData(x, y, xt, yt, bt)
+
+
+def vit(canvas: int, depth: int, dim: int = 32, heads: int = 2, patch: int = 2) -> nn.Module:
+    """timm's VisionTransformer on the same token grid (patch 2), mean-pooled, explicit attention."""
+    from timm.models.vision_transformer import VisionTransformer
+
+    model = VisionTransformer(img_size=canvas, patch_size=patch, num_classes=10, embed_dim=dim, depth=depth,
+                              num_heads=heads, class_token=False, global_pool="avg")
+    for m in model.modules():
+        if hasattr(m, "fused_attn"):
+            m.fused_attn = False  # explicit q k^T so FLOP counters see the attention
+    return model
+
+
+def build(kind: str, canvas: int, vit_depth: int | None = None) -> nn.Module:
+    """One of the chapter's models (``KINDS``), on a ``canvas`` x ``canvas`` input."""
+    if kind == "vit":
+        return vit(canvas, vit_depth or 2, dim=MINI["embed_dims"][0], heads=2)
+    kw = {"sgformer": {}, "random": {"ranking": "random"}, "sra": {"attention": "sra"}}
+    if kind not in kw:
+        raise ValueError(f"model kind: expected one of {KINDS}, got {kind!r}")
+    return create("sgformer_mini", img_size=canvas, **MINI, **kw[kind])
+
+
+def count_macs(model: nn.Module, size: int, batch: int = 1) -> float:
+    """Multiply-adds of one forward pass (torch's FLOP counter / 2; sorts and gathers are not counted)."""
+    was = model.training
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.rand(batch, 3, size, size, device=next(model.parameters()).device))
+    model.train(was)
+    return counter.get_total_flops() / 2 / batch
+
+
+def match_vit_depth(canvas: int, target_macs: float, max_depth: int = 12) -> int:
+    """The ViT depth whose multiply-adds are closest to ``target_macs``."""
+    costs = {d: count_macs(vit(canvas, d, dim=MINI["embed_dims"][0]), canvas) for d in range(1, max_depth + 1)}
+    return min(costs, key=lambda d: abs(costs[d] / target_macs - 1))
+
+
+def cpu_latency(model: nn.Module, size: int, batch: int = 32, repeats: int = 5) -> float:
+    """Median forward time in ms for a batch on the CPU (after one warm-up)."""
+    model = model.eval()
+    x = torch.rand(batch, 3, size, size)
+    times = []
+    with torch.no_grad():
+        model(x)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - t0)
+    return 1000 * sorted(times)[len(times) // 2]
+
+
+def token_boxes(boxes: torch.Tensor, grid: int, stride: int) -> torch.Tensor:
+    """(N, grid, grid) mask of the tokens whose stride x stride pixel patch overlaps the digit's box."""
+    top, left, h, w = boxes.unbind(1)
+    lo = torch.arange(grid) * stride
+    rows = (lo[None] + stride > top[:, None]) & (lo[None] < (top + h)[:, None])
+    cols = (lo[None] + stride > left[:, None]) & (lo[None] < (left + w)[:, None])
+    return rows[:, :, None] & cols[:, None, :]
+
+
+def peak_hits(maps: torch.Tensor, boxes: torch.Tensor, stride: int) -> tuple[float, float, float]:
+    """How often the significance peak falls on the digit, the chance rate, and the precision of the
+    top-25 % tokens. maps: (N, g, g); boxes: (N, 4) in pixels."""
+    N, g, _ = maps.shape
+    inside = token_boxes(boxes, g, stride).reshape(N, -1)
+    flat = maps.reshape(N, -1)
+    hit = inside.gather(1, flat.argmax(1, keepdim=True)).float().mean().item()
+    chance = inside.float().mean().item()
+    top = flat.topk(max(1, flat.shape[1] // 4), dim=1).indices
+    precision = inside.gather(1, top).float().mean().item()
+    return hit, chance, precision
+
+
+def stage1_map(model: SGFormer, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """Mean of stage 1's hybrid-block significance maps: (N, g, g)."""
+    out = []
+    for i in range(0, len(x), batch):
+        maps = [m for stage, _, m in model.significance(x[i:i + batch]) if stage == 1]
+        out.append(torch.stack(maps).mean(0))
+    return torch.cat(out)
+
+
+@dataclass
+class Trained:
+    kind: str
+    seed: int
+    model: nn.Module
+    acc: float
+    loss: list[float]
+    snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)  # (step, maps of fixed images)
+
+
+def cosine_warmup(optimizer: torch.optim.Optimizer, steps: int, warmup: float = 0.1):
+    """Linear warmup for ``warmup`` of the steps, then cosine decay to zero (per step)."""
+    n_warm = max(1, int(warmup * steps))
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / n_warm if s < n_warm else 0.5 * (1 + math.cos(math.pi * (s - n_warm) / max(1, steps - n_warm))))
+
+
+def train(kind: str, data: CanvasData, seed: int, epochs: int, batch_size: int, lr: float, weight_decay: float,
+          device: torch.device, vit_depth: int | None = None, snap_x: torch.Tensor | None = None,
+          n_snaps: int = 4) -> Trained:
+    """Train one model on the canvases with AdamW (warmup + cosine) and measure test accuracy."""
+    seed_everything(seed)
+    canvas = data.x_train.shape[-1]
+    model = build(kind, canvas, vit_depth).to(device)
+    loader = batches(data.x_train, data.y_train, batch_size, seed=seed)
+    steps = epochs * len(loader)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    snaps: list[tuple[int, torch.Tensor]] = []
+    snap_at = set() if snap_x is None else {round(k * (steps - 1) / max(1, n_snaps - 1)) for k in range(n_snaps)}
+
+    def on_step(step: int) -> None:
+        if step in snap_at and isinstance(model, SGFormer):
+            model.eval()
+            snaps.append((step + 1, stage1_map(model, snap_x.to(device)).cpu()))
+            model.train()
+
+    history = fit(model, loader, cross_entropy_loss, opt, steps, device=device, desc=f"{kind} seed {seed}",
+                  scheduler=cosine_warmup(opt, steps), on_step=on_step)
+    acc = accuracy(model, data.x_test, data.y_test)
+    return Trained(kind, seed, model, acc, history.loss, snaps)
+
+
+def run_miniature(data: CanvasData, seeds: int, epochs: int, batch_size: int, lr: float, weight_decay: float,
+                  device: torch.device, base_seed: int = 0, n_snap_images: int = 4,
+                  log: Callable[[str], None] = print) -> dict:
+    """Every model x seed on the same data and budget; returns accuracies, costs, maps and hit rates."""
+    canvas = data.x_train.shape[-1]
+    sg_macs = count_macs(build("sgformer", canvas), canvas)
+    vit_depth = match_vit_depth(canvas, sg_macs)
+    out: dict = {"acc": {k: [] for k in KINDS}, "hits": {k: [] for k in ("sgformer", "random")},
+                 "chance": [], "precision": {k: [] for k in ("sgformer", "random")}, "vit_depth": vit_depth}
+    snap_x = data.x_test[:n_snap_images]
+    for k in KINDS:
+        m = build(k, canvas, vit_depth)
+        out.setdefault("macs", {})[k] = count_macs(m, canvas)
+        out.setdefault("params", {})[k] = sum(p.numel() for p in m.parameters())
+    stride = canvas // math.ceil(canvas / 2)
+    for seed in range(base_seed, base_seed + seeds):
+        for k in KINDS:
+            t0 = time.perf_counter()
+            r = train(k, data, seed, epochs, batch_size, lr, weight_decay, device, vit_depth,
+                      snap_x if (k == "sgformer" and seed == base_seed) else None)
+            out["acc"][k].append(r.acc)
+            if k in out["hits"]:
+                maps = stage1_map(r.model, data.x_test.to(device)).cpu()
+                hit, chance, precision = peak_hits(maps, data.boxes_test, stride)
+                out["hits"][k].append(hit), out["precision"][k].append(precision)
+                if k == "sgformer":
+                    out["chance"].append(chance)
+                    if seed == base_seed:
+                        out["snapshots"], out["test_maps"] = r.snapshots, maps[:n_snap_images]
+            if seed == base_seed:
+                out.setdefault("loss", {})[k] = r.loss
+            log(f"{k:8s} seed {seed}: test accuracy {r.acc:.3f} ({time.perf_counter() - t0:.0f} s)")
+    out["latency_ms"] = {k: cpu_latency(build(k, canvas, vit_depth), canvas) for k in KINDS}
+    return out
