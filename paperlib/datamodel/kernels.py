@@ -217,7 +217,10 @@ def loss_objective(model: nn.Module, x_eval: torch.Tensor, y_eval: torch.Tensor,
 # --------------------------------------------------------------------------------------------- offline
 @dataclass(frozen=True)
 class Matching:
-    """Reverse gradient matching: every ``every`` real steps, ``inner_steps`` Adam steps of lr ``lr`` on S."""
+    """Reverse gradient matching: every ``every`` real steps, ``inner_steps`` Adam steps of lr ``lr`` on S.
+
+    ``inner_steps=0`` only measures the distance (the synset is then the medoid-only baseline).
+    """
 
     every: int = 5
     inner_steps: int = 3
@@ -225,6 +228,7 @@ class Matching:
     l2_weight: float = 1.0
     low: float = 0.0
     high: float = 1.0
+    eps: float = 1e-8
 
 
 class FirstOrder:
@@ -263,7 +267,7 @@ class Distilled:
     y: torch.Tensor        # (K,) their labels
     sizes: torch.Tensor    # (K,) n_k, summing to N
     params: Params         # theta_T of the real run
-    distance: list[float]  # mean matching distance at each checkpoint (after the inner steps)
+    distance: list[float]  # mean matching distance at each checkpoint, before its inner steps
 
 
 def reverse_gradient_matching(model: nn.Module, params0: Mapping[str, torch.Tensor], x: torch.Tensor,
@@ -282,7 +286,7 @@ def reverse_gradient_matching(model: nn.Module, params0: Mapping[str, torch.Tens
     if (sizes == 0).any():
         raise ValueError(f"every cluster needs at least one sample; empty: {torch.nonzero(sizes == 0).flatten().tolist()}")
     s = s0.detach().clone().requires_grad_(True)
-    opt = torch.optim.Adam([s], lr=matching.lr)
+    opt = torch.optim.Adam([s], lr=matching.lr, eps=matching.eps)
     distance: list[float] = []
 
     def on_step(t: int, params: Params) -> None:
@@ -292,17 +296,18 @@ def reverse_gradient_matching(model: nn.Module, params0: Mapping[str, torch.Tens
         g_real = cluster_mean_grads(model, theta, x, y, cluster, K)
         if first_order is not None:
             first_order.add(theta, g_real, matching.every * schedule.lr_at(t))
-        d = None
-        for _ in range(matching.inner_steps):
+        for step in range(max(1, matching.inner_steps)):
             with torch.enable_grad():
                 d = matching_distance(per_sample_grads(model, theta, s, y_syn), g_real, matching.l2_weight)
-                opt.zero_grad(set_to_none=True)
-                d.sum().backward()
+            if step == 0:  # the mismatch the synset arrives with at this checkpoint
+                distance.append(float(d.detach().mean()))
+            if matching.inner_steps == 0:
+                break
+            opt.zero_grad(set_to_none=True)
+            d.sum().backward()
             opt.step()
             with torch.no_grad():
                 s.clamp_(matching.low, matching.high)
-        if d is not None:
-            distance.append(float(d.detach().mean()))
 
     final = weighted_descent(model, params0, x, y, torch.ones(len(y), dtype=x.dtype, device=x.device), schedule,
                              on_step=on_step)
