@@ -335,3 +335,67 @@ def stylized_examples(G: Stylizer, x: torch.Tensor, a: float, n_draws: int = 3, 
         for i in range(n_draws):
             rows[f"G (random draw {i + 1})"] = stylize(G, x, a, frozen=False).cpu()
     return rows
+
+
+def run_arms(arms: tuple[str, ...], data: DGData, cfg: Config, seeds: list[int], device, position: int) -> list[dict]:
+    """Every arm for every seed (seed-major, so a partial run still compares arms on equal seeds)."""
+    return [run_arm(arm, data, cfg, seed, device, position) for seed in seeds for arm in arms]
+
+
+def sweep_positions(data: DGData, cfg: Config, seed: int, device, done: dict | None = None) -> dict[int, dict]:
+    """StyDeSty trained with the destylization layer at each candidate position (one seed).
+
+    ``done`` maps a position to a result already trained with the same seed and budget (it is reused).
+    """
+    out = dict(done or {})
+    for k in range(len(CANDIDATES)):
+        if k not in out:
+            out[k] = run_arm("stydesty", data, cfg, seed, device, k)
+    return {k: out[k] for k in sorted(out)}
+
+
+def results_table(summary: dict, names: list[str]) -> str:
+    """Markdown: one row per arm, mean ± std over seeds per domain."""
+    head = "| arm | " + " | ".join(names) + " |"
+    rows = [head, "|" + "---|" * (len(names) + 1)]
+    for arm, cols in summary.items():
+        cells = [f"{m:.3f}" + (f" ± {s:.3f}" if math.isfinite(s) else "") for m, s in (cols[n] for n in names)]
+        rows.append(f"| {ARM_LABELS.get(arm, arm)} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def plot_accuracies(summary: dict, names: list[str], colors: dict[str, str] | None = None):
+    """Grouped bars: accuracy per domain (mean over seeds, std as error bars), one bar per arm."""
+    import matplotlib.pyplot as plt
+
+    arms = list(summary)
+    width = 0.8 / len(arms)
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    for i, arm in enumerate(arms):
+        means = [summary[arm][n][0] for n in names]
+        stds = [summary[arm][n][1] if math.isfinite(summary[arm][n][1]) else 0.0 for n in names]
+        xs = [j + (i - (len(arms) - 1) / 2) * width for j in range(len(names))]
+        ax.bar(xs, means, width, yerr=stds, capsize=2, label=ARM_LABELS.get(arm, arm),
+               color=(colors or {}).get(arm))
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1)
+    ax.axhline(0.1, color="gray", lw=0.8, ls=":")
+    ax.legend(ncol=len(arms), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.18))
+    fig.tight_layout()
+    return fig
+
+
+def plot_search(log: dict, candidates: tuple[str, ...] = CANDIDATES):
+    """The architecture logits a over the search's steps, one line per candidate position."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    alpha = log["alpha"]
+    for k, name in enumerate(candidates):
+        ax.plot(alpha[:, k].numpy(), label=f"{k}: {name}", lw=2.5 if k == log["position"] else 1.0)
+    ax.set_xlabel("search step")
+    ax.set_ylabel("logit $a_k$")
+    ax.legend(fontsize=8, ncol=3)
+    fig.tight_layout()
+    return fig

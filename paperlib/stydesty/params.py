@@ -2,9 +2,9 @@
 from paperlib.core import Param, Schema
 
 SCHEMA = Schema("stydesty", (
-    Param("iters", int, {"smoke": 8, "cpu": 300, "full": 30000}, "outer iterations (one F step and one G step each)", low=1),
+    Param("iters", int, {"smoke": 4, "cpu": 300, "full": 30000}, "outer iterations (one F step and one G step each)", low=1),
     Param("inner_iters", int, {"smoke": 1, "cpu": 2, "full": 100}, "head-only steps per outer iteration", low=0),
-    Param("batch_size", int, {"smoke": 32, "cpu": 64, "full": 128}, "source images per batch", low=2),
+    Param("batch_size", int, {"smoke": 16, "cpu": 32, "full": 128}, "source images per batch", low=2),
     Param("lr", float, {"smoke": 0.05, "cpu": 0.05, "full": 0.01}, "SGD (nesterov) learning rate, cosine schedule", low=0.0),
     Param("lr_aug", float, 0.005, "plain SGD learning rate of the stylizer G", low=0.0),
     Param("aug_weight", float, 1.0, "a: weight of the stylized image in x^T", low=0.0, high=1.0),
@@ -15,9 +15,9 @@ SCHEMA = Schema("stydesty", (
     Param("beta_align", float, 1.0, "weight of -L_align in G's loss", low=0.0),
     Param("official_lik_sign", bool, False, "use the official code's -log(sigma^2) in L_lik instead of the paper's NLL"),
     Param("seeds", int, {"smoke": 2, "cpu": 3, "full": 3}, "seeds per arm", low=1, high=20),
-    Param("search_iters", int, {"smoke": 8, "cpu": 300, "full": 30000}, "iterations of the position search (0: skip)", low=0),
+    Param("search_iters", int, {"smoke": 4, "cpu": 300, "full": 30000}, "iterations of the position search (0: skip)", low=0),
     Param("search_lr", float, {"smoke": 0.05, "cpu": 0.05, "full": 0.001}, "learning rate of the search", low=0.0),
-    Param("sweep", bool, {"smoke": True, "cpu": True, "full": True}, "also train StyDeSty at every candidate position (one seed)"),
+    Param("sweep", bool, {"smoke": True, "cpu": True, "full": False}, "also train StyDeSty at every candidate position (one seed)"),
     Param("position", int, None, "destylization position 0..5 (after conv1, relu1, pool1, conv2, relu2, pool2); null: the search's choice",
           low=0, high=5, optional=True),
     Param("adversarial_baseline", bool, True, "also run the adversarial-stylization baseline (no destylization)"),
