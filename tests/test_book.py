@@ -43,3 +43,16 @@ def test_dashboard_lists_every_chapter(smoke_book):
     text = (html / "book" / "results.html").read_text()
     for name in toc_chapters():
         assert f"<td><p>{name}</p></td>" in text or f">{name}<" in text, name
+
+
+@pytest.mark.parametrize("name", toc_chapters())
+def test_each_chapter_offers_a_runnable_ipynb_and_launch_links(smoke_book, name):
+    import nbformat
+
+    html, _ = smoke_book
+    nb = nbformat.read(html / "notebooks" / f"{name}.ipynb", as_version=4)
+    nbformat.validate(nb)
+    assert "import paperlib" in nb.cells[0].source  # installs the project where it is missing
+    assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    page = (html / "notebooks" / f"{name}.html").read_text()
+    assert f'href="{name}.ipynb"' in page and "colab.research.google.com" in page and "mybinder.org" in page

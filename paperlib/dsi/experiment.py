@@ -126,6 +126,10 @@ def tv_denoise(x: torch.Tensor, weight: float = 0.1) -> torch.Tensor:
     """Total-variation denoising (Chambolle) of each image: the classical, non-diffusion baseline."""
     from skimage.restoration import denoise_tv_chambolle
 
+    if weight < 0:
+        raise ValueError(f"weight: expected a number >= 0, got {weight!r}")
+    if weight == 0:
+        return x.detach().cpu().float().clone()
     arr = x.detach().cpu().permute(0, 2, 3, 1).double().numpy()
     out = np.stack([denoise_tv_chambolle(a, weight=weight, channel_axis=-1) for a in arr])
     return torch.from_numpy(out).permute(0, 3, 1, 2).float().clamp(0, 1)
@@ -224,3 +228,46 @@ def evaluate(classifiers: dict[str, Sequence[nn.Module]], domains: dict[str, Dom
 def mean_over(results: list[dict], key: str, domains: Sequence[str]) -> list[float]:
     """Per seed, the accuracy ``key`` averaged over ``domains``."""
     return [float(np.mean([r[d][key] for d in domains])) for r in results]
+
+
+# ---------------------------------------------------------------------------------- tables, figures
+def summary_table(results: dict, domains: Sequence[str], keys=("clean", "dsi", "adaptive", "tv")):
+    """A DataFrame: rows (method, domain), columns ``keys``, mean accuracy over seeds (in %)."""
+    import pandas as pd
+
+    rows = []
+    for method, per_seed in results.items():
+        for d in domains:
+            rows.append({"method": method, "domain": d,
+                         **{k: 100 * float(np.mean([r[d][k] for r in per_seed])) for k in keys}})
+    return pd.DataFrame(rows).set_index(["method", "domain"]).round(1)
+
+
+def curve_figure(results: dict, steps: Sequence[int], chosen: int, val_curve: dict[int, float] | None = None):
+    """Accuracy against the noise step T for every domain (one panel per method), T* marked."""
+    import matplotlib.pyplot as plt
+
+    from ..core.plotting import BASELINE_COLOR, METHOD_COLOR
+
+    fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 3.6), sharey=True, squeeze=False)
+    for ax, (method, per_seed) in zip(axes[0], results.items()):
+        domains = list(per_seed[0])
+        targets = [d for d in domains if d != "source"]
+        for d in targets:
+            ax.plot(steps, [100 * np.mean([r[d]["curve"][t] for r in per_seed]) for t in steps],
+                    color="0.6", lw=1, alpha=0.8)
+            ax.annotate(d, (steps[-1], 100 * np.mean([r[d]["curve"][steps[-1]] for r in per_seed])),
+                        fontsize=7, color="0.4")
+        mean_t = [100 * np.mean([np.mean([r[d]["curve"][t] for d in targets]) for r in per_seed]) for t in steps]
+        ax.plot(steps, mean_t, color=METHOD_COLOR, lw=2.5, marker="o", label="target mean")
+        ax.plot(steps, [100 * np.mean([r["source"]["curve"][t] for r in per_seed]) for t in steps],
+                color=BASELINE_COLOR, lw=2, marker="s", label="source (test)")
+        if val_curve:
+            ax.plot(steps, [100 * val_curve[t] for t in steps], color=BASELINE_COLOR, ls=":", label="source val (selection)")
+        ax.axvline(chosen, color="k", ls="--", lw=1)
+        ax.set_title(f"{method}: accuracy vs noise step (T* = {chosen})")
+        ax.set_xlabel("noise step T (0 = no DSI)")
+    axes[0][0].set_ylabel("accuracy (%)")
+    axes[0][0].legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig

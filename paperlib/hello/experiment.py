@@ -181,3 +181,83 @@ def full_label_bytes(steps: int, n_images: int, num_classes: int) -> int:
 
 
 COMPRESSED_FORMATS = ("fp16", "int8", "top1", "top2")
+
+
+@dataclass
+class Setting:
+    """What one run works on: original train data, the test split, class names, CLIP and the teacher."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    class_names: tuple[str, ...]
+    clip: nn.Module
+    teacher: nn.Module
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def test(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.test_x, self.test_y
+
+
+def load_setting(params) -> Setting:
+    """The miniature's setting: digits train split (RGB 16 px), test split, zoo tiny CLIP and classifier.
+
+    Only the ``digits`` miniature is wired up; ImageNet folders raise a clear error (see the chapter's
+    "At full scale").
+    """
+    from ..core.params import ParameterError
+    from ..data import CLASS_NAMES, digits, source_train
+    from ..zoo import create
+
+    if params.dataset != "digits" or params.clip_model != "tiny_clip":
+        raise ParameterError(
+            f"hello: dataset={params.dataset!r} with clip_model={params.clip_model!r} is not wired up yet; this "
+            "chapter runs the digits miniature (dataset='digits', clip_model='tiny_clip'). The full-scale "
+            "pipeline (ImageFolder streaming, open_clip RN50 from clip_weights, ResNet-18 checkpoints) is "
+            "described in 'At full scale'")
+    scale = "cpu" if params.scale == "full" else params.scale
+    clip, clip_meta = create("tiny_clip", scale)
+    teacher, teacher_meta = create("classifier", scale)
+    x, y = source_train(16)
+    test = digits("test", 16, channels=3)
+    return Setting(x, y, test.x, test.y, tuple(CLASS_NAMES), clip, teacher,
+                   {"clip": clip_meta.get("facts", {}), "teacher": teacher_meta.get("facts", {})})
+
+
+def label_modes(setting: Setting, x_s: torch.Tensor, y_s: torch.Tensor, projector: Projector, zero_shot: Projector,
+                teacher_probs: Callable[[torch.Tensor], torch.Tensor], recipe: StudentRecipe, seeds: Sequence[int],
+                formats: Sequence[str] = ("fp16", "int8", "top1", "top2"),
+                device: torch.device | str = "cpu") -> dict[str, ArmResult]:
+    """Every label mode on the same distilled images, budget and seeds (the chapter's main table).
+
+    Keys: ``hard``, ``stored_fp32``, ``stored_<fmt>`` (compressed to the projector's bytes),
+    ``hello``, ``zero_shot``.
+    """
+    T = recipe.temperature
+    budget = projector.stored_bytes()
+    test = setting.test
+    out = {"hard": run_arm("hard", x_s, y_s, hard_arm(), recipe, seeds, test, device, "class index only"),
+           "stored_fp32": run_arm("stored_fp32", x_s, y_s, stored_arm(teacher_probs, x_s, y_s, recipe, "fp32"),
+                                  recipe, seeds, test, device, "one fp32 label per (epoch, image)")}
+    for fmt in formats:
+        make = stored_arm(teacher_probs, x_s, y_s, recipe, fmt, budget)
+        views = views_for_budget(budget, len(y_s), int(y_s.max()) + 1, fmt, recipe.steps)
+        out[f"stored_{fmt}"] = run_arm(f"stored_{fmt}", x_s, y_s, make, recipe, seeds, test, device,
+                                       f"{fmt}, {views} stored views cycled")
+    out["hello"] = run_arm("hello", x_s, y_s, projector_arm(projector, T), recipe, seeds, test, device,
+                           "online projector labels")
+    out["zero_shot"] = run_arm("zero_shot", x_s, y_s, projector_arm(zero_shot, T), recipe, seeds, test, device,
+                               "projector without factors")
+    return out
+
+
+def results_table(results: dict[str, ArmResult]) -> str:
+    """A Markdown table: mean ± std of test accuracy, seeds, label bytes and how, one row per mode."""
+    rows = ["| label mode | test accuracy | seeds | label bytes | how |", "|---|---|---|---|---|"]
+    for key, r in results.items():
+        m = torch.tensor(r.accuracy)
+        spread = f" ± {m.std().item():.3f}" if len(m) > 1 else ""
+        rows.append(f"| {key} | {m.mean().item():.3f}{spread} | {len(m)} | {r.label_bytes:,} | {r.note} |")
+    return "\n".join(rows)

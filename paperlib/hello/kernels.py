@@ -76,7 +76,8 @@ def add_lora(module: nn.Module, rank: int, extra: Sequence[str] = ("proj",), see
     deltas = {}
     for path, sub, name in targets:
         key = f"{path}.{name}" if path else name
-        delta = LowRankDelta(getattr(sub, name).shape, rank, key, gen)
+        weight = getattr(sub, name)
+        delta = LowRankDelta(weight.shape, rank, key, gen).to(device=weight.device, dtype=weight.dtype)
         parametrize.register_parametrization(sub, name, delta)
         deltas[key] = delta
     return deltas

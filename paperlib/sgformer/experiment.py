@@ -20,6 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from paperlib.core import accuracy, batches, cross_entropy_loss, fit, seed_everything
 from paperlib.data import textured_canvas
 
+from .kernels import explicit_attention
 from .models import SGFormer, create
 
 KINDS = ("sgformer", "random", "sra", "vit")
@@ -48,15 +49,28 @@ def canvas_data(canvas: int, digit_size: int, n_train: int | None = None, seed: 
 
 
 def vit(canvas: int, depth: int, dim: int = 32, heads: int = 2, patch: int = 2) -> nn.Module:
-    """timm's VisionTransformer on the same token grid (patch 2), mean-pooled, explicit attention."""
+    """timm's VisionTransformer on the same token grid (patch 2), mean-pooled.
+
+    Its attention follows :class:`explicit_attention` (fused kernel otherwise), like ours."""
     from timm.models.vision_transformer import VisionTransformer
 
     model = VisionTransformer(img_size=canvas, patch_size=patch, num_classes=10, embed_dim=dim, depth=depth,
                               num_heads=heads, class_token=False, global_pool="avg")
     for m in model.modules():
         if hasattr(m, "fused_attn"):
-            m.fused_attn = False  # explicit q k^T so FLOP counters see the attention
+            m.forward = _vit_attention_forward(m)
     return model
+
+
+def _vit_attention_forward(module: nn.Module):
+    fused_forward = module.forward
+
+    def forward(*args, **kwargs):
+        from .kernels import _EXPLICIT
+
+        module.fused_attn = not _EXPLICIT[0]
+        return fused_forward(*args, **kwargs)
+    return forward
 
 
 def build(kind: str, canvas: int, vit_depth: int | None = None) -> nn.Module:
@@ -73,7 +87,7 @@ def count_macs(model: nn.Module, size: int, batch: int = 1) -> float:
     """Multiply-adds of one forward pass (torch's FLOP counter / 2; sorts and gathers are not counted)."""
     was = model.training
     model.eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    with torch.no_grad(), explicit_attention(), FlopCounterMode(display=False) as counter:
         model(torch.rand(batch, 3, size, size, device=next(model.parameters()).device))
     model.train(was)
     return counter.get_total_flops() / 2 / batch

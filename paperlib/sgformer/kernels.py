@@ -17,8 +17,9 @@ Symbols (the chapter's): a feature map of ``N = H W`` tokens ``X: (B, N, C)``, `
   salient parts use the smallest ``r_i``. Queries keep full length; keys and values come from the
   ``sum_i c_i`` merged tokens.
 
-Everything here is plain torch; the attention products are explicit matmuls (the significance needs
-the weights, and torch's FLOP counter sees them). Narrated in notebooks/sgformer.py, Method.
+Everything here is plain torch. Hybrid-scale attention always forms the weights (S needs them); the
+other attentions use torch's fused kernel unless :class:`explicit_attention` is active (FLOP counts,
+the benchmark), which gives the official code's explicit matmuls. Narrated in notebooks/sgformer.py, Method.
 """
 from __future__ import annotations
 
@@ -38,13 +39,32 @@ OFFICIAL_GUIDES: dict[int, tuple[tuple[float, int], ...]] = {
 }
 
 
+_EXPLICIT = [False]
+
+
+class explicit_attention:
+    """Context manager: compute every attention as explicit matmuls (q k^T, softmax, A v), as the
+    official code does, so that FLOP counters see them and memory includes the N x N weights."""
+
+    def __enter__(self):
+        self._old, _EXPLICIT[0] = _EXPLICIT[0], True
+        return self
+
+    def __exit__(self, *exc):
+        _EXPLICIT[0] = self._old
+
+
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
-              key_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """softmax(q k^T * scale) v with explicit weights. q: (..., Nq, d), k, v: (..., Nk, d).
+              key_mask: torch.Tensor | None = None,
+              need_weights: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """softmax(q k^T * scale) v. q: (..., Nq, d), k, v: (..., Nk, d).
 
     ``key_mask`` (broadcastable to (..., Nq, Nk), True = keep) removes padded keys.
-    Returns the output (..., Nq, d) and the weights A (..., Nq, Nk).
+    Returns the output (..., Nq, d) and the weights A (..., Nq, Nk); without ``need_weights`` (and
+    outside :class:`explicit_attention`) torch's fused kernel computes the same output, weights None.
     """
+    if not need_weights and not _EXPLICIT[0]:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, scale=scale), None
     logits = (q @ k.transpose(-2, -1)) * scale
     if key_mask is not None:
         logits = logits.masked_fill(~key_mask, float("-inf"))
@@ -92,7 +112,8 @@ def local_window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, H:
     valid[:H, :W] = True
     valid_w = to_windows(valid.view(1, 1, Hp, Wp, 1), window)[0, 0, :, :, 0]  # (nW, w*w)
     qw, kw, vw = to_windows(qp, window), to_windows(kp, window), to_windows(vp, window)
-    out, weights = attention(qw, kw, vw, scale, key_mask=valid_w[:, None, :])  # A: (B, h, nW, w*w, w*w)
+    mask = None if bool(valid_w.all()) else valid_w[:, None, :]
+    out, weights = attention(qw, kw, vw, scale, key_mask=mask)  # A: (B, h, nW, w*w, w*w)
     out = from_windows(out, Hp, Wp, window)[:, :, :H, :W].reshape(B, h, N, d)
     with torch.no_grad():
         qvalid = valid_w.to(weights.dtype)[None, :, :, None]  # (1, nW, w*w queries, 1)
@@ -311,7 +332,7 @@ class SignificanceGuidedAttention(_AttentionBase):
         k1, v1 = self.kv_heads(self.kv1(merged), half)
         k2, v2 = self.kv_heads(self.kv2(merged), half)
         k, v = torch.cat([k1, k2], 1), torch.cat([v1, v2], 1)
-        out, _ = attention(self.heads(self.q(x), self.num_heads), k, v, self.scale)
+        out, _ = attention(self.heads(self.q(x), self.num_heads), k, v, self.scale, need_weights=False)
         return self.finish(self.attn_drop(out), x, H, W)
 
 
@@ -336,7 +357,7 @@ class SpatialReductionAttention(_AttentionBase):
     def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
         red = self.reduce(x, H, W)[0] if self.sr_ratio > 1 else x
         k, v = self.kv_heads(self.kv(red), self.num_heads)
-        out, _ = attention(self.heads(self.q(x), self.num_heads), k, v, self.scale)
+        out, _ = attention(self.heads(self.q(x), self.num_heads), k, v, self.scale, need_weights=False)
         return self.finish(self.attn_drop(out), x, H, W)
 
 

@@ -7,15 +7,16 @@ from .models import VARIANTS
 
 SCHEMA = Schema("sgformer", (
     # the miniature (smoke / cpu): digits on a textured canvas
-    Param("epochs", int, {"smoke": 1, "cpu": 8, "full": 300}, "training epochs per model and seed", low=1),
+    Param("epochs", int, {"smoke": 1, "cpu": 8, "full": 8}, "miniature: training epochs per model and seed",
+          low=1),
     Param("seeds", int, {"smoke": 2, "cpu": 3, "full": 1}, "seeds per model (the spread of the claim check)",
           low=1, high=10),
     Param("n_train", int, {"smoke": 192, "cpu": 1200, "full": 1200},
           "training canvases (digits train split, at most 1200)", low=16, high=1200),
     Param("canvas", int, 28, "canvas side in pixels (the miniature)", low=16, high=64),
     Param("digit_size", int, 10, "digit side in pixels on the canvas", low=8, high=32),
-    Param("batch_size", int, {"smoke": 64, "cpu": 64, "full": 1024},
-          "batch size (full: summed over GPUs; lr scales as lr * batch / 1024)", low=1),
+    Param("batch_size", int, 64, "miniature batch size", low=1),
+    Param("imagenet_batch", int, 1024, "ImageNet batch summed over GPUs (lr scales as lr * batch / 1024)", low=1),
     Param("lr", float, 1e-3, "AdamW learning rate (card: 1e-3 at batch 1024)", low=0.0),
     Param("weight_decay", float, 0.05, "AdamW weight decay (card)", low=0.0),
     # full scale: ImageNet-1K with the card's recipe
@@ -26,6 +27,7 @@ SCHEMA = Schema("sgformer", (
     Param("drop_path", float, None, "stochastic depth (card: S 0.1, M 0.2, B 0.4; None = the variant's)",
           low=0.0, high=0.9, optional=True),
     Param("ema", float, 0.99992, "EMA decay of the evaluated weights (card)", low=0.0, high=1.0),
+    Param("imagenet_epochs", int, 300, "ImageNet training epochs (card), plus 10 cooldown epochs", low=1),
     Param("warmup_epochs", int, 20, "linear warmup epochs from 1e-6 (card)", low=0),
     Param("gpus", int, 1, "processes (one per GPU) for full-scale training", low=1, high=64),
     Param("eval_only", bool, False, "only evaluate a checkpoint on val/ (full scale)"),

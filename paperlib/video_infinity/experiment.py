@@ -23,7 +23,7 @@ from torch import nn
 from .kernels import ClipComm, DualScope, make_clip_parallel, set_dual_scope_reference
 from .models import call_unet, make_video_unet
 
-__all__ = ["run_jobs", "video_job", "build_model", "seam_ratio", "digit_consistency", "check_split",
+__all__ = ["run_jobs", "video_job", "build_model", "measure_costs", "measure_bytes", "cost_spec", "faulty_job", "to_frames", "generate_three_ways", "exactness", "seam_ratio", "digit_consistency", "check_split",
            "MODES", "stitch"]
 
 MODES = ("video_infinity", "independent", "whole", "reference")
@@ -172,3 +172,92 @@ def faulty_job(rank: int, world_size: int, device: torch.device, dead_rank: int)
     x = torch.ones(1)
     dist.all_reduce(x)  # never completes: the launcher must stop this rank, or the timeout must
     return float(x)
+
+
+def cost_spec(size: int, dtype: str = "float32") -> dict[str, Any]:
+    """The randomly initialised miniature UNet3D at latent side ``size`` (for the cost measurements)."""
+    return {"kind": "random", "dtype": dtype, "config": {"sample_size": size}}
+
+
+def measure_costs(frames: int, size: int, steps: int, scope: dict[str, Any], device: str = "cpu",
+                  worlds: tuple[int, ...] = (1, 2)) -> dict[int, list[dict[str, Any]]]:
+    """Per-rank costs of one Video-Infinity video of ``frames`` frames on each world size in ``worlds``.
+
+    Each world size is its own launch and its only job, so ``peak_mb`` (peak RSS over the rank's
+    post-build baseline on CPU, ``max_memory_allocated`` on CUDA) belongs to this video alone.
+    """
+    from ..core import launch
+
+    job = dict(mode="video_infinity", frames=frames, model=cost_spec(size), steps=steps, scope=scope)
+    out = {}
+    for world in worlds:
+        results = launch(run_jobs, world, [job], device=device)
+        out[world] = [{k: v for k, v in r[0].items() if k not in ("latents", "eps_first", "eps_first64")}
+                      for r in results]
+    return out
+
+
+def measure_bytes(lengths: tuple[int, ...], size: int, world: int, scope: dict[str, Any],
+                  device: str = "cpu") -> dict[str, list[float]]:
+    """Bytes rank 0 hands to collectives per step, for videos of each length, with the dual-scope pattern
+    and with full gathering (global scope over every frame): one launch, one step per video."""
+    from ..core import launch
+
+    jobs = []
+    for frames in lengths:
+        jobs.append(dict(mode="video_infinity", frames=frames, model=cost_spec(size), steps=1, scope=scope))
+        jobs.append(dict(mode="video_infinity", frames=frames, model=cost_spec(size), steps=1))  # exact
+    rank0 = launch(run_jobs, world, jobs, device=device)[0]
+    return {"frames": list(lengths), "dual_scope": [r["bytes_per_step"] for r in rank0[0::2]],
+            "full_gather": [r["bytes_per_step"] for r in rank0[1::2]],
+            "dual_by_kind": [r["bytes_by_kind"] for r in rank0[0::2]]}
+
+
+def to_frames(latents: torch.Tensor) -> torch.Tensor:
+    """Pixel-space video latents ``(1, 3, F, H, W)`` in [-1, 1] -> frames ``(F, 3, H, W)`` in [0, 1]."""
+    return ((latents[0].permute(1, 0, 2, 3) + 1) / 2).clamp(0, 1)
+
+
+def generate_three_ways(scale: str, clips: int, clip_frames: int, steps: int, scope: dict[str, Any],
+                        seeds: list[int], device: str = "cpu", max_whole: int = 32) -> dict[str, list[torch.Tensor]]:
+    """Long videos of ``clips`` clips from the motion-digit model, per seed, three ways:
+    ``independent`` (each clip alone), ``video_infinity`` (one process per clip), ``whole`` (all frames
+    in one process, only up to ``max_whole`` frames: the motion modules' position table). Frames in [0, 1]."""
+    from ..core import launch
+
+    frames = clips * clip_frames
+    model = {"kind": "motion", "scale": scale, "dtype": "float32", "label": 10}
+    jobs = [dict(mode=m, frames=frames, model=model, steps=steps, scope=scope, seed=s)
+            for s in seeds for m in ("video_infinity", "independent")]
+    results = launch(run_jobs, clips, jobs, device=device)
+    out: dict[str, list[torch.Tensor]] = {"independent": [], "video_infinity": [], "whole": []}
+    for j, job in enumerate(jobs):
+        out[job["mode"]].append(to_frames(stitch([r[j] for r in results])))
+    if frames <= max_whole:
+        whole = launch(run_jobs, 1, [dict(mode="whole", frames=frames, model=model, steps=steps, seed=s)
+                                     for s in seeds], device=device)[0]
+        out["whole"] = [to_frames(r["latents"]) for r in whole]
+    return out
+
+
+def exactness(frames: int, worlds: tuple[int, ...], scope: dict[str, Any], size: int = 4,
+              device: str = "cpu") -> dict[str, float]:
+    """Max |split - one process| of the first UNet call, float64: exact scope vs the unmodified UNet,
+    dual scope vs the one-process dual-scope pattern, no communication (independent clips) vs the
+    unmodified UNet, and the dual scope's distance to full attention."""
+    from ..core import launch
+
+    model = {"kind": "random", "dtype": "float64", "config": {"sample_size": size}}
+    base = dict(frames=frames, model=model, steps=2, keep_eps=True)
+    ref = launch(run_jobs, 1, [dict(base, mode="whole")] +
+                 [dict(base, mode="reference", scope=scope, split=w) for w in worlds], device=device)[0]
+    out: dict[str, float] = {}
+    err = lambda rs, r: float((stitch(rs, "eps_first64") - r["eps_first64"]).abs().max())
+    for i, w in enumerate(worlds):
+        res = launch(run_jobs, w, [dict(base, mode="video_infinity"), dict(base, mode="video_infinity", scope=scope),
+                                   dict(base, mode="independent")], device=device)
+        out[f"exact_err_{w}"] = err([r[0] for r in res], ref[0])
+        out[f"dual_err_{w}"] = err([r[1] for r in res], ref[1 + i])
+        out[f"independent_err_{w}"] = err([r[2] for r in res], ref[0])
+        out[f"dual_vs_full_{w}"] = err([r[1] for r in res], ref[0])
+    return out

@@ -1,0 +1,46 @@
+"""HeLlO's parameters: the scales' presets and what values are sane (see notebooks/hello.py)."""
+from __future__ import annotations
+
+from ..core.params import Param, Schema
+
+DATASETS = ("digits", "imagenet100", "imagenet1k")
+
+SCHEMA = Schema("hello", (
+    Param("dataset", str, {"smoke": "digits", "cpu": "digits", "full": "imagenet1k"},
+          "digits (the miniature) or an ImageNet folder at full scale", choices=DATASETS),
+    Param("data_root", str, None, "ImageFolder root with train/ and val/ (None: the built-in digits)",
+          path=True, optional=True),
+    Param("class_names_file", str, None, "text file, one prompt name per class in folder order (full scale)",
+          optional=True),
+    Param("clip_model", str, {"smoke": "tiny_clip", "cpu": "tiny_clip", "full": "RN50"},
+          "the CLIP whose image encoder and text prompts build the projector"),
+    Param("clip_weights", str, None, "local open_clip checkpoint for clip_model (full scale)", optional=True),
+    Param("ipc", int, {"smoke": 2, "cpu": 10, "full": 10}, "distilled images per class", low=1, high=500),
+    Param("seeds", int, {"smoke": 2, "cpu": 5, "full": 3}, "student seeds per label mode", low=1, high=20),
+    Param("ablation_seeds", int, {"smoke": 2, "cpu": 3, "full": 3}, "student seeds per ablation", low=1, high=20),
+    Param("teacher_steps", int, {"smoke": 40, "cpu": 150, "full": 150}, "steps of the weak teachers' run",
+          low=1),
+    Param("weak_ckpts", int, {"smoke": 2, "cpu": 5, "full": 9}, "checkpoints kept along that run", low=1, high=50),
+    Param("teacher_lr", float, 1e-2, "learning rate of the weak teachers' run", low=1e-6, high=1.0),
+    Param("projector_steps", int, {"smoke": 10, "cpu": 200, "full": 20000}, "projector training steps", low=0),
+    Param("projector_batch", int, {"smoke": 32, "cpu": 64, "full": 256}, "projector batch size", low=1),
+    Param("projector_lr", float, 3e-3, "projector (LoRA factors) learning rate", low=1e-7, high=1.0),
+    Param("lora_rank_encoder", int, {"smoke": 2, "cpu": 2, "full": 8}, "rank r_e of the encoder's factors",
+          low=0),
+    Param("lora_rank_head", int, {"smoke": 4, "cpu": 4, "full": 128}, "rank r_h of the head's factors", low=0),
+    Param("ablation_ranks", list, {"smoke": [1], "cpu": [1, 4], "full": [4, 16]},
+          "encoder ranks for the rank ablation (head rank = 2 x encoder rank)"),
+    Param("lambda_ce", float, 0.1, "weight λ of the CE term when training the projector", low=0.0),
+    Param("beta_ce", float, 0.1, "weight β of the CE term when training the student", low=0.0),
+    Param("temperature", float, 4.0, "soft-label temperature T shared by every label generator", low=0.05),
+    Param("student_steps", int, {"smoke": 15, "cpu": 200, "full": 300}, "student steps (full batch = one epoch)",
+          low=1),
+    Param("student_lr", float, 3e-3, "student learning rate", low=1e-7, high=1.0),
+    Param("student_width", int, {"smoke": 4, "cpu": 8, "full": 64}, "student ConvNet width", low=1),
+    Param("shift", int, 2, "augmentation: random shift in pixels", low=0, high=8),
+    Param("noise", float, 0.05, "augmentation: Gaussian noise std", low=0.0, high=1.0),
+    Param("image_update_steps", int, {"smoke": 3, "cpu": 40, "full": 1000}, "pixel-update steps (0 = off)", low=0),
+    Param("image_update_lr", float, 0.01, "pixel-update learning rate", low=0.0, high=1.0),
+    Param("image_update_mu", float, 1.0, "weight μ of the CLIP-feature fidelity term", low=0.0),
+    Param("threads", int, 1, "CPU threads for torch (tiny models run fastest on one)", low=1, high=64),
+), description="HeLlO: stored soft labels replaced by a CLIP projector's low-rank factors")
