@@ -86,6 +86,7 @@ def cache_execution(name: str, executed: Path) -> None:
 def build(scale: str = "cpu", force: bool = False, warnings_as_errors: bool = True) -> Path:
     """Execute every chapter of ``_toc.yml`` at ``scale``, write the dashboard, build ``_build/html``."""
     from .dashboard import write_dashboard
+    from .teaching import write_teaching
     from .vendor import ensure_assets
 
     root = repo_root()
@@ -93,6 +94,7 @@ def build(scale: str = "cpu", force: bool = False, warnings_as_errors: bool = Tr
         print(f"[book] {name} at {scale} scale", flush=True)
         cache_execution(name, execute_chapter(name, scale, force) / "run.ipynb")
     write_dashboard(scale)
+    write_teaching()
     ensure_assets()
     args = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--all"]
     if warnings_as_errors:

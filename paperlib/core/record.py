@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import platform
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
+
+import torch
 
 from . import atomic
 from .device import device_name, pick_device
@@ -157,6 +160,7 @@ class Run:
                 "versions": package_versions(), "commit": git_commit(),
                 "started": self.started.isoformat(timespec="seconds"),
                 "wall_time_s": round(time.perf_counter() - self._t0, 2), "host": platform.node(),
+                "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                 "paperlib_modules": paperlib_modules(),
             },
             "metrics": self.metrics,
