@@ -41,10 +41,11 @@ class CanvasData:
     boxes_test: torch.Tensor
 
 
-def canvas_data(canvas: int, digit_size: int, n_train: int | None = None, seed: int = 0) -> CanvasData:
+def canvas_data(canvas: int, digit_size: int, n_train: int | None = None, n_test: int | None = None,
+                seed: int = 0) -> CanvasData:
     """Digits of the train split (training) and the test split (evaluation) at random places."""
     x, y, _ = textured_canvas("train", canvas, digit_size, seed=seed, n=n_train)
-    xt, yt, bt = textured_canvas("test", canvas, digit_size, seed=seed + 1)
+    xt, yt, bt = textured_canvas("test", canvas, digit_size, seed=seed + 1, n=n_test)
     return CanvasData(x, y, xt, yt, bt)
 
 

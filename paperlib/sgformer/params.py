@@ -7,12 +7,14 @@ from .models import VARIANTS
 
 SCHEMA = Schema("sgformer", (
     # the miniature (smoke / cpu): digits on a textured canvas
-    Param("epochs", int, {"smoke": 1, "cpu": 8, "full": 8}, "miniature: training epochs per model and seed",
+    Param("epochs", int, {"smoke": 1, "cpu": 6, "full": 20}, "miniature: training epochs per model and seed",
           low=1),
     Param("seeds", int, {"smoke": 2, "cpu": 3, "full": 1}, "seeds per model (the spread of the claim check)",
           low=1, high=10),
-    Param("n_train", int, {"smoke": 192, "cpu": 1200, "full": 1200},
+    Param("n_train", int, {"smoke": 64, "cpu": 1200, "full": 1200},
           "training canvases (digits train split, at most 1200)", low=16, high=1200),
+    Param("n_test", int, {"smoke": 64, "cpu": 397, "full": 397},
+          "test canvases (digits test split, at most 397)", low=16, high=397),
     Param("canvas", int, 28, "canvas side in pixels (the miniature)", low=16, high=64),
     Param("digit_size", int, 10, "digit side in pixels on the canvas", low=8, high=32),
     Param("batch_size", int, 64, "miniature batch size", low=1),
