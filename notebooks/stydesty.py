@@ -203,6 +203,9 @@ if p.search_iters > 0:
     run.metric("search_position", search_log["position"])
     run.metric("search_position_name", search_log["name"])
     plot_search(search_log, CANDIDATES);
+else:
+    run.metric("search_position", -1)
+    run.metric("search_position_name", "(search skipped)")
 chosen = p.position if p.position is not None else (search_log["position"] if search_log else OFFICIAL_POSITION)
 run.metric("position", chosen)
 run.metric("position_name", CANDIDATES[chosen])
@@ -282,6 +285,13 @@ if p.sweep:
         ["| position | after | source | target mean |", "|---|---|---|---|"]
         + [f"| {k}{' (chosen)' if k == chosen else ''} | {CANDIDATES[k]} | {r['acc'][data.source]:.3f} | "
            f"{r['acc']['target_mean']:.3f} |" for k, r in swept.items()])))
+else:
+    run.metric("sweep_best_position_name", "(sweep skipped)")
+
+# %% [markdown]
+# The best position in this sweep, by target accuracy: after `{glue:text}`sweep_best_position_name``. One
+# seed per position, so differences of a few points are within seed noise (see the spread in the table
+# above).
 
 # %% [markdown]
 # ## Claim check
