@@ -298,10 +298,11 @@ display(run.claims_table())
 #
 # ```bash
 # paperlib run video_infinity --scale full -f notebooks/params/video_infinity.full.yaml
-# # or, one rank per GPU under torchrun (paperlib.core.torchrun_main runs the same rank function):
-# torchrun --nproc_per_node=<GPUs> -m paperlib.video_infinity.experiment  # see the module docstring
 # ```
 #
+# The notebook's kernel only orchestrates: `paperlib.core.launch` starts one rank per GPU (NCCL), and
+# under `torchrun --nproc_per_node=<GPUs>` the same rank function (`run_jobs`) runs through
+# `paperlib.core.torchrun_main`.
 # It needs both hub models in the local cache (no downloads at run time) and one GPU per clip; the paper
 # reports up to 2,300 frames in about 5 minutes on 8 RTX 6000 Ada {cite}`tan2024videoinfinity`. The
 # miniature path above is what this chapter runs; the full-scale UNet loading is not wired in this

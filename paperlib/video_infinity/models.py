@@ -57,7 +57,7 @@ MOTION_RECIPES: dict[str, dict[str, Any]] = {
     # frames, canvas and digit sizes of the training clips; steps of motion-module training
     "smoke": {"frames": 8, "size": 16, "digit_size": 12, "steps": 6, "batch_size": 4, "lr": 1e-3,
               "train_spatial": False, "seed": 0},
-    "cpu": {"frames": 8, "size": 16, "digit_size": 12, "steps": 300, "batch_size": 8, "lr": 1e-3,
+    "cpu": {"frames": 8, "size": 16, "digit_size": 12, "steps": 150, "batch_size": 4, "lr": 1e-3,
             "train_spatial": False, "seed": 0},
 }
 
