@@ -16,7 +16,7 @@ SCHEMA = Schema("dsi", (
     Param("n_val", int, {"smoke": 16, "cpu": 100, "full": 100000},
           "source validation images used to choose T* and tau", low=2),
     Param("seeds", int, {"smoke": 2, "cpu": 3, "full": 3}, "classifier training seeds per method", low=1, high=20),
-    Param("clf_steps", int, {"smoke": 60, "cpu": 300, "full": 5000},
+    Param("clf_steps", int, {"smoke": 40, "cpu": 300, "full": 5000},
           "classifier training steps (DomainBed default: 5000)", low=1),
     Param("clf_width", int, {"smoke": 8, "cpu": 16, "full": 32}, "SmallCNN width", low=1),
     Param("tolerance", float, 0.05,
