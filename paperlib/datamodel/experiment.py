@@ -95,10 +95,10 @@ class Problem:
         return self.y[self.medoid]
 
 
-def _folder_tensors(root: str, size: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-    ds = image_folder(root, size)
+def _folder_tensors(root: str, size: int, param: str) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    ds = image_folder(root, size, param=param)
     xs, ys = zip(*[ds[i] for i in range(len(ds))])
-    return torch.stack(xs), torch.tensor(ys), len(ds.classes)
+    return torch.stack(xs), torch.tensor(ys), list(ds.classes)
 
 
 def _subset(n_total: int, n: int, seed: int) -> np.ndarray:
@@ -115,8 +115,14 @@ def make_problem(p: Any) -> Problem:
     else:
         if p.eval_root is None:
             raise ValueError("eval_root: a data_root run needs an evaluation folder (root/<class>/<image>)")
-        x, y, num_classes = _folder_tensors(p.data_root, p.image_size)
-        x_eval, y_eval, _ = _folder_tensors(p.eval_root, p.image_size)
+        x, y, classes = _folder_tensors(p.data_root, p.image_size, "data_root")
+        x_eval, y_eval, eval_classes = _folder_tensors(p.eval_root, p.image_size, "eval_root")
+        unknown = sorted(set(eval_classes) - set(classes))
+        if unknown:
+            raise ValueError(f"eval_root: evaluation classes {unknown[:5]} are not among the training classes "
+                             f"of data_root ({len(classes)} classes)")
+        y_eval = torch.tensor([classes.index(eval_classes[int(c)]) for c in y_eval])
+        num_classes = len(classes)
     keep = _subset(len(y), p.n_train, p.seed)
     x, y = x[keep], y[keep]
     keep_eval = _subset(len(y_eval), p.eval_size, p.seed + 1)
@@ -167,7 +173,7 @@ def run_seed(problem: Problem, p: Any, seed: int, units: list[int], device: torc
     schedule = schedule_of(p, seed)
     low, high = float(x.min()), float(x.max())
     matching = Matching(every=p.match_every, inner_steps=p.match_steps, lr=p.syn_lr, l2_weight=p.l2_weight,
-                        low=low, high=high)
+                        low=low, high=high, samples=p.match_samples, seed=seed)
     objective = loss_objective(model, x_eval, y_eval, problem.num_classes)
     first_order = FirstOrder(model, x_eval, y_eval, sizes)
 
@@ -225,9 +231,12 @@ def precision_at_k(totals: torch.Tensor, units: list[int], noisy: list[int]) -> 
 
 
 def seed_metrics(result: dict[str, Any], noisy: list[int]) -> dict[str, float]:
-    """Per-seed scores: overall and total-attribution Spearman against the ground truth, precision at k."""
+    """Per-seed scores: overall and total-attribution Spearman against the ground truth, precision at k
+    (``precision_random``: a random ranking drawn from the seed, the chance level)."""
     gt = result["A_gt"]
-    out = {"precision_gt": precision_at_k(gt.sum(1), result["units"], noisy)}
+    chance = np.random.default_rng(result["seed"]).permutation(len(result["units"])).astype(np.float64)
+    out = {"precision_gt": precision_at_k(gt.sum(1), result["units"], noisy),
+           "precision_random": precision_at_k(chance, result["units"], noisy)}
     for name in METHODS:
         a = result[f"A_{name}"]
         out[f"spearman_{name}"] = spearman(a, gt)

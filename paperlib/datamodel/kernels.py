@@ -229,6 +229,20 @@ class Matching:
     low: float = 0.0
     high: float = 1.0
     eps: float = 1e-8
+    samples: int = 0  # members per cluster drawn at each checkpoint for the cluster gradient (0: all)
+    seed: int = 0
+
+
+def subsample_clusters(cluster: torch.Tensor, m: int, generator: torch.Generator) -> torch.Tensor:
+    """Row indices of up to ``m`` random members of every cluster (all rows when ``m == 0``)."""
+    if m == 0:
+        return torch.arange(len(cluster), device=cluster.device)
+    perm = torch.randperm(len(cluster), generator=generator).to(cluster.device)
+    by_cluster = perm[torch.argsort(cluster[perm], stable=True)]
+    c = cluster[by_cluster]
+    start = torch.searchsorted(c, c, right=False)
+    rank = torch.arange(len(c), device=c.device) - start
+    return by_cluster[rank < m]
 
 
 class FirstOrder:
@@ -279,6 +293,7 @@ def reverse_gradient_matching(model: nn.Module, params0: Mapping[str, torch.Tens
     At :math:`t\\in\\mathcal T=\\{0,\\tau,2\\tau,\\dots\\}`: :math:`\\bar g_k(\\theta_t)` for every cluster, then
     ``inner_steps`` Adam steps on :math:`\\sum_k d(\\nabla_\\theta\\ell(s_k,y_k;\\theta_t),\\bar g_k(\\theta_t))`,
     then :math:`s` is clamped to the data range. The real run itself is unchanged by the matching.
+    With ``matching.samples = m > 0`` each :math:`\bar g_k` is estimated from m random members (full scale).
     ``x: (N, ...)``, ``cluster: (N,)``, ``s0: (K, ...)``, ``y_syn: (K,)``.
     """
     K = len(s0)
@@ -288,12 +303,14 @@ def reverse_gradient_matching(model: nn.Module, params0: Mapping[str, torch.Tens
     s = s0.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([s], lr=matching.lr, eps=matching.eps)
     distance: list[float] = []
+    generator = torch.Generator().manual_seed(matching.seed)
 
     def on_step(t: int, params: Params) -> None:
         if t % matching.every:
             return
         theta = {k: v.detach() for k, v in params.items()}
-        g_real = cluster_mean_grads(model, theta, x, y, cluster, K)
+        rows = subsample_clusters(cluster, matching.samples, generator)
+        g_real = cluster_mean_grads(model, theta, x[rows], y[rows], cluster[rows], K)
         if first_order is not None:
             first_order.add(theta, g_real, matching.every * schedule.lr_at(t))
         for step in range(max(1, matching.inner_steps)):

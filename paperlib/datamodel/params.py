@@ -30,6 +30,8 @@ SCHEMA = Schema("datamodel", (
           low=1),
     Param("match_steps", int, {"smoke": 3, "cpu": 3, "full": 2}, "Adam steps on the synset per checkpoint", low=0),
     Param("syn_lr", float, {"smoke": 0.05, "cpu": 0.05, "full": 0.01}, "Adam learning rate of the synset", low=0),
+    Param("match_samples", int, {"smoke": 0, "cpu": 0, "full": 64}, "members per cluster behind each cluster "
+          "gradient at a checkpoint (0: all)", low=0),
     Param("l2_weight", float, 1.0, "weight of the relative L2 term next to 1 - cos", low=0),
     Param("gt_units", int, {"smoke": 0, "cpu": 0, "full": 20}, "clusters retrained for the ground truth "
           "(0: all)", low=0),

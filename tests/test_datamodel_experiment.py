@@ -1,0 +1,94 @@
+"""The datamodel experiment: units and planted noise, parameters, the full-scale path on a small stand-in."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from paperlib.core import ParameterError
+from paperlib.datamodel import (SCHEMA, gt_units, make_problem, plant_noise, precision_at_k, run_seed, seed_metrics,
+                                spearman)
+from paperlib.datamodel.kernels import subsample_clusters
+
+torch.set_num_threads(1)
+
+
+def test_smoke_problem_units_noise_and_sizes():
+    p = SCHEMA.resolve(scale="smoke", device="cpu")
+    pr = make_problem(p)
+    assert pr.K == 10 * p.clusters_per_class and int(pr.sizes.sum()) == len(pr.y) == p.n_train
+    assert len(pr.noisy) == p.noisy_clusters
+    for u in range(pr.K):  # every unit shares one observed label; only planted units changed it
+        labels = pr.y[pr.cluster == u].unique()
+        assert len(labels) == 1
+        clean = pr.y_clean[pr.cluster == u].unique()
+        assert (labels != clean).item() == (u in pr.noisy)
+    assert set(pr.noisy) <= set(gt_units(pr, 4, 0)) and len(gt_units(pr, 4, 0)) == 4
+    assert gt_units(pr, 0, 0) == list(range(pr.K))
+
+
+def test_plant_noise_relabels_whole_clusters_to_another_class():
+    y = np.repeat(np.arange(5), 4)
+    cluster = np.arange(20) // 2
+    y2, noisy = plant_noise(y, cluster, y[::2], 3, 5, seed=1)
+    assert len(noisy) == 3
+    changed = np.flatnonzero(y2 != y)
+    assert sorted(set(cluster[changed])) == sorted(noisy) and len(changed) == 6
+    with pytest.raises(ValueError, match="noisy_clusters"):
+        plant_noise(y, cluster, y[::2], 11, 5)
+
+
+def test_subsample_clusters_draws_up_to_m_members_each():
+    cluster = torch.tensor([0] * 5 + [1] * 2 + [2] * 7)
+    rows = subsample_clusters(cluster, 3, torch.Generator().manual_seed(0))
+    assert len(set(rows.tolist())) == len(rows)
+    assert torch.bincount(cluster[rows], minlength=3).tolist() == [3, 2, 3]
+    assert len(subsample_clusters(cluster, 0, torch.Generator())) == 14
+
+
+def test_metrics():
+    assert precision_at_k(torch.tensor([0.0, -3.0, 1.0, -2.0]), [0, 1, 2, 3], [1, 3]) == 1.0
+    assert precision_at_k(torch.tensor([0.0, -3.0, 1.0, -2.0]), [0, 1, 2, 3], [1, 2]) == 0.5
+    assert spearman(torch.arange(5.0), torch.arange(5.0) ** 3) == pytest.approx(1.0)
+    assert spearman(torch.zeros(3), torch.arange(3.0)) == 0.0
+
+
+def test_bad_parameters_are_one_clear_line():
+    with pytest.raises(ParameterError, match="arch"):
+        SCHEMA.resolve(scale="cpu", arch="vgg")
+    with pytest.raises(ParameterError, match="clusters_per_class"):
+        SCHEMA.resolve(scale="cpu", clusters_per_class=0)
+    with pytest.raises(ParameterError, match="data_root"):
+        SCHEMA.resolve(scale="cpu", data_root="/nonexistent/folder")
+    p = SCHEMA.resolve(scale="smoke", device="cpu", clusters_per_class=40)
+    with pytest.raises(ValueError, match="clusters_per_class=40 is more than the"):
+        make_problem(p)
+
+
+def _folder(root, classes, per_class, size=12, seed=0):
+    rng = np.random.default_rng(seed)
+    for c in classes:
+        (root / c).mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(root / c / f"{i}.png")
+    return str(root)
+
+
+def test_full_scale_path_on_image_folders_with_resnet18(tmp_path):
+    train = _folder(tmp_path / "train", ["cat", "dog"], 4)
+    test = _folder(tmp_path / "test", ["dog", "cat"][:1], 2, seed=1)
+    p = SCHEMA.resolve(scale="full", device="cpu", data_root=train, eval_root=test, image_size=16,
+                       clusters_per_class=2, noisy_clusters=1, steps=2, batch_size=4, match_every=1,
+                       match_steps=1, match_samples=1, gt_units=2, seeds=1, eval_size=0)
+    pr = make_problem(p)
+    assert pr.x.shape == (8, 3, 16, 16) and pr.K == 4 and pr.y_eval.tolist() == [1, 1]
+    units = gt_units(pr, p.gt_units, p.seed)
+    r = run_seed(pr, p, 0, units, torch.device("cpu"))
+    assert r["A_ddm"].shape == r["A_gt"].shape == r["A_first_order"].shape == (2, 2)
+    assert torch.isfinite(r["A_ddm"]).all() and len(r["distance"]) == 2
+    assert set(seed_metrics(r, pr.noisy)) >= {"spearman_ddm", "precision_ddm", "precision_random"}
+    bad = _folder(tmp_path / "bad", ["cat", "horse"], 1)
+    with pytest.raises(ValueError, match=r"eval_root: evaluation classes \['horse'\] are not among"):
+        make_problem(SCHEMA.resolve(scale="full", device="cpu", data_root=train, eval_root=bad, image_size=16,
+                                    clusters_per_class=2))
