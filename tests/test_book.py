@@ -56,3 +56,15 @@ def test_each_chapter_offers_a_runnable_ipynb_and_launch_links(smoke_book, name)
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
     page = (html / "notebooks" / f"{name}.html").read_text()
     assert f'href="{name}.ipynb"' in page and "colab.research.google.com" in page and "mybinder.org" in page
+
+
+@pytest.mark.parametrize("name", toc_chapters())
+def test_every_figure_has_alt_text(smoke_book, name):
+    """Figure cells carry `mystnb={"image": {"alt": "..."}}` in their `# %%` line."""
+    html, _ = smoke_book
+    text = (html / "notebooks" / f"{name}.html").read_text()
+    for tag in re.findall(r"<img[^>]*>", text):
+        if "_images/" not in tag:
+            continue
+        alt = re.search(r'alt="([^"]*)"', tag)
+        assert alt and alt.group(1) and "_images/" not in alt.group(1) and not alt.group(1).endswith(".png"), tag
