@@ -275,3 +275,22 @@ def test_bad_label_format_and_shapes():
         K.store_labels(torch.rand(2, 3), "fp32")
     with pytest.raises(ValueError, match="do not match logits"):
         K.label_loss(torch.rand(2, 3), torch.rand(2, 4), torch.zeros(2, dtype=torch.long), 1.0)
+
+
+def test_compressed_arms_reuse_the_full_arms_views():
+    """With the shared cache, a budget-limited arm stores exactly the first views of the full arm."""
+    from paperlib.hello.experiment import stored_arm
+
+    torch.manual_seed(0)
+    teacher = TeacherPool([SmallCNN(3, 8, 10)], 10, temperature=4.0)
+    x_s, y_s = torch.rand(10, 3, 16, 16), torch.arange(10)
+    rec = StudentRecipe(steps=6)
+    cache: dict = {}
+    full_fn, full_views, full_bytes = stored_arm(teacher, x_s, y_s, rec, "fp32", cache=cache)(3)
+    top_fn, views, nbytes = stored_arm(teacher, x_s, y_s, rec, "fp16", budget=2 * 200, cache=cache)(3)
+    plain_fn, _, plain_bytes = stored_arm(teacher, x_s, y_s, rec, "fp16", budget=2 * 200)(3)
+    assert (full_views, full_bytes, views, nbytes, plain_bytes) == (6, 6 * 400, 2, 400, 400)
+    x = torch.zeros(1)
+    for e in range(4):
+        torch.testing.assert_close(top_fn(x, e), plain_fn(x, e))
+        torch.testing.assert_close(top_fn(x, e), full_fn(x, e % 2), atol=1e-3, rtol=0)
