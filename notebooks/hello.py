@@ -206,7 +206,7 @@ run.metric("acc_projector", accuracy(projector, *[t.to(dev) for t in setting.tes
 #   + \mu \big\lVert \bar e(X_s) - \bar e(X_s^{(0)}) \big\rVert^2, \qquad \bar e = \mathcal E_I/\lVert \mathcal E_I\rVert .
 # $$
 
-# %%
+# %% mystnb={"image": {"alt": "Two rows of ten small digit images, zero to nine: the distilled images picked from the training set, and the same images after the pixel update, which look almost identical."}}
 x_init, y_s, picked = select_rded(setting.x, setting.y, setting.teacher, p.ipc)
 teacher_probs = TeacherPool([setting.teacher], len(setting.class_names), temperature=p.temperature)
 x_s = update_images(x_init.to(dev), projector, teacher_probs, p.image_update_steps, p.image_update_lr,
@@ -260,7 +260,7 @@ run.metric("storage_ratio", results["stored_fp32"].label_bytes / projector.store
 run.metric("hello_minus_full", results["hello"].mean - results["stored_fp32"].mean)
 run.metric("hello_minus_hard", results["hello"].mean - results["hard"].mean)
 
-# %%
+# %% mystnb={"image": {"alt": "Scatter plot of student test accuracy against label storage in bytes on a log scale, one cluster of seed points and a diamond for the mean per label mode; HeLlO is highlighted in the method colour."}}
 fig, ax = plt.subplots(figsize=(6.4, 3.6))
 for key, r in results.items():
     color = METHOD_COLOR if key == "hello" else BASELINE_COLOR
