@@ -49,14 +49,14 @@ def canvas_data(canvas: int, digit_size: int, n_train: int | None = None, n_test
     return CanvasData(x, y, xt, yt, bt)
 
 
-def vit(canvas: int, depth: int, dim: int = 32, heads: int = 2, patch: int = 2) -> nn.Module:
+def vit(canvas: int, depth: int, dim: int = 32, heads: int = 2, patch: int = 2, mlp_ratio: float = 4.0) -> nn.Module:
     """timm's VisionTransformer on the same token grid (patch 2), mean-pooled.
 
     Its attention follows :class:`explicit_attention` (fused kernel otherwise), like ours."""
     from timm.models.vision_transformer import VisionTransformer
 
     model = VisionTransformer(img_size=canvas, patch_size=patch, num_classes=10, embed_dim=dim, depth=depth,
-                              num_heads=heads, class_token=False, global_pool="avg")
+                              num_heads=heads, mlp_ratio=mlp_ratio, class_token=False, global_pool="avg")
     for m in model.modules():
         if hasattr(m, "fused_attn"):
             m.forward = _vit_attention_forward(m)
@@ -74,10 +74,12 @@ def _vit_attention_forward(module: nn.Module):
     return forward
 
 
-def build(kind: str, canvas: int, vit_depth: int | None = None) -> nn.Module:
-    """One of the chapter's models (``KINDS``), on a ``canvas`` x ``canvas`` input."""
+def build(kind: str, canvas: int, vit_shape: tuple[int, float] | None = None) -> nn.Module:
+    """One of the chapter's models (``KINDS``), on a ``canvas`` x ``canvas`` input; ``vit_shape`` =
+    (depth, MLP ratio) of the ViT."""
     if kind == "vit":
-        return vit(canvas, vit_depth or 2, dim=MINI["embed_dims"][0], heads=2)
+        depth, ratio = vit_shape or (2, 4.0)
+        return vit(canvas, depth, dim=MINI["embed_dims"][0], heads=2, mlp_ratio=ratio)
     kw = {"sgformer": {}, "random": {"ranking": "random"}, "sra": {"attention": "sra"}}
     if kind not in kw:
         raise ValueError(f"model kind: expected one of {KINDS}, got {kind!r}")
@@ -94,10 +96,11 @@ def count_macs(model: nn.Module, size: int, batch: int = 1) -> float:
     return counter.get_total_flops() / 2 / batch
 
 
-def match_vit_depth(canvas: int, target_macs: float, max_depth: int = 12) -> int:
-    """The ViT depth whose multiply-adds are closest to ``target_macs``."""
-    costs = {d: count_macs(vit(canvas, d, dim=MINI["embed_dims"][0]), canvas) for d in range(1, max_depth + 1)}
-    return min(costs, key=lambda d: abs(costs[d] / target_macs - 1))
+def match_vit(canvas: int, target_macs: float, max_depth: int = 8) -> tuple[int, float]:
+    """The ViT (depth, MLP ratio) whose multiply-adds are closest to ``target_macs``."""
+    costs = {(d, r): count_macs(vit(canvas, d, dim=MINI["embed_dims"][0], mlp_ratio=r), canvas)
+             for d in range(1, max_depth + 1) for r in (2.0, 3.0, 4.0)}
+    return min(costs, key=lambda k: abs(costs[k] / target_macs - 1))
 
 
 def cpu_latency(model: nn.Module, size: int, batch: int = 32, repeats: int = 5) -> float:
@@ -163,12 +166,12 @@ def cosine_warmup(optimizer: torch.optim.Optimizer, steps: int, warmup: float = 
 
 
 def train(kind: str, data: CanvasData, seed: int, epochs: int, batch_size: int, lr: float, weight_decay: float,
-          device: torch.device, vit_depth: int | None = None, snap_x: torch.Tensor | None = None,
+          device: torch.device, vit_shape: tuple[int, float] | None = None, snap_x: torch.Tensor | None = None,
           n_snaps: int = 4) -> Trained:
     """Train one model on the canvases with AdamW (warmup + cosine) and measure test accuracy."""
     seed_everything(seed)
     canvas = data.x_train.shape[-1]
-    model = build(kind, canvas, vit_depth).to(device)
+    model = build(kind, canvas, vit_shape).to(device)
     loader = batches(data.x_train, data.y_train, batch_size, seed=seed)
     steps = epochs * len(loader)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -188,24 +191,24 @@ def train(kind: str, data: CanvasData, seed: int, epochs: int, batch_size: int, 
 
 
 def run_miniature(data: CanvasData, seeds: int, epochs: int, batch_size: int, lr: float, weight_decay: float,
-                  device: torch.device, base_seed: int = 0, n_snap_images: int = 4,
+                  device: torch.device, base_seed: int = 0, n_snap_images: int = 4, latency_batch: int = 32,
                   log: Callable[[str], None] = print) -> dict:
     """Every model x seed on the same data and budget; returns accuracies, costs, maps and hit rates."""
     canvas = data.x_train.shape[-1]
     sg_macs = count_macs(build("sgformer", canvas), canvas)
-    vit_depth = match_vit_depth(canvas, sg_macs)
+    vit_shape = match_vit(canvas, sg_macs)
     out: dict = {"acc": {k: [] for k in KINDS}, "hits": {k: [] for k in ("sgformer", "random")},
-                 "chance": [], "precision": {k: [] for k in ("sgformer", "random")}, "vit_depth": vit_depth}
+                 "chance": [], "precision": {k: [] for k in ("sgformer", "random")}, "vit_shape": vit_shape}
     snap_x = data.x_test[:n_snap_images]
     for k in KINDS:
-        m = build(k, canvas, vit_depth)
+        m = build(k, canvas, vit_shape)
         out.setdefault("macs", {})[k] = count_macs(m, canvas)
         out.setdefault("params", {})[k] = sum(p.numel() for p in m.parameters())
     stride = canvas // math.ceil(canvas / 2)
     for seed in range(base_seed, base_seed + seeds):
         for k in KINDS:
             t0 = time.perf_counter()
-            r = train(k, data, seed, epochs, batch_size, lr, weight_decay, device, vit_depth,
+            r = train(k, data, seed, epochs, batch_size, lr, weight_decay, device, vit_shape,
                       snap_x if (k == "sgformer" and seed == base_seed) else None)
             out["acc"][k].append(r.acc)
             if k in out["hits"]:
@@ -219,5 +222,5 @@ def run_miniature(data: CanvasData, seeds: int, epochs: int, batch_size: int, lr
             if seed == base_seed:
                 out.setdefault("loss", {})[k] = r.loss
             log(f"{k:8s} seed {seed}: test accuracy {r.acc:.3f} ({time.perf_counter() - t0:.0f} s)")
-    out["latency_ms"] = {k: cpu_latency(build(k, canvas, vit_depth), canvas) for k in KINDS}
+    out["latency_ms"] = {k: cpu_latency(build(k, canvas, vit_shape), canvas, latency_batch) for k in KINDS}
     return out

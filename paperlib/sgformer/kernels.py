@@ -112,7 +112,7 @@ def local_window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, H:
     valid[:H, :W] = True
     valid_w = to_windows(valid.view(1, 1, Hp, Wp, 1), window)[0, 0, :, :, 0]  # (nW, w*w)
     qw, kw, vw = to_windows(qp, window), to_windows(kp, window), to_windows(vp, window)
-    mask = None if bool(valid_w.all()) else valid_w[:, None, :]
+    mask = None if (Hp, Wp) == (H, W) else valid_w[:, None, :]
     out, weights = attention(qw, kw, vw, scale, key_mask=mask)  # A: (B, h, nW, w*w, w*w)
     out = from_windows(out, Hp, Wp, window)[:, :, :H, :W].reshape(B, h, N, d)
     with torch.no_grad():
