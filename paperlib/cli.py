@@ -31,7 +31,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name in available():
         spec = schema(name)
         print(f"{name}: {spec.description}")
-        for p in spec.by_name.values():
+        print("    scale, device, seed: as for every chapter")
+        for p in spec.params:
             presets = p.preset if isinstance(p.preset, dict) else {s: p.preset for s in SCALES}
             shown = ", ".join(f"{s}={presets[s]!r}" for s in SCALES)
             print(f"    {p.name} ({p.expected()}): {p.help} [{shown}]")
