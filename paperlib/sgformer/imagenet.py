@@ -33,7 +33,8 @@ def loaders(data_dir: str, img_size: int, batch_per_rank: int, rank: int, world:
     sampler = torch.utils.data.DistributedSampler(ds, world, rank, shuffle=train) if world > 1 else None
     return torch.utils.data.DataLoader(ds, batch_size=batch_per_rank, sampler=sampler,
                                        shuffle=train and sampler is None, num_workers=workers,
-                                       drop_last=train and len(ds) >= batch_per_rank * world, pin_memory=True)
+                                       drop_last=train and len(ds) >= batch_per_rank * world,
+                                       pin_memory=torch.cuda.is_available())
 
 
 @torch.no_grad()
