@@ -193,3 +193,22 @@ def test_exact_scope_on_cuda():
     with torch.no_grad():
         ref = unet(z, torch.tensor(900), encoder_hidden_states=c).sample
         assert (patched(z, torch.tensor(900), encoder_hidden_states=c).sample - ref).abs().max() < 1e-10
+
+
+def test_motion_model_patch_one_rank_equals_unmodified():
+    """The AnimateDiff-style UNetMotionModel (zoo DDPM + motion modules) takes the same patch."""
+    from paperlib.video_infinity.models import motion_unet
+    from paperlib.zoo import create
+
+    image_model, _ = create("ddpm", "smoke")
+    unet = motion_unet(image_model).double().eval()
+    for name, param in unet.named_parameters():  # motion modules' zero-initialised output: give it signal
+        if "motion_modules" in name and not param.any():
+            torch.nn.init.normal_(param, std=0.02)
+    patched = copy.deepcopy(unet)
+    make_clip_parallel(patched, ClipComm(), DualScope.exact(6))
+    z = torch.randn(1, 3, 6, 16, 16, dtype=torch.float64)
+    c = torch.randn(6, 1, 64, dtype=torch.float64)
+    with torch.no_grad():
+        ref = unet(z, torch.tensor(900), encoder_hidden_states=c).sample
+        assert (patched(z, torch.tensor(900), encoder_hidden_states=c).sample - ref).abs().max() < 1e-10

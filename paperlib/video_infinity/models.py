@@ -43,7 +43,14 @@ def make_video_unet(seed: int = 0, dtype: torch.dtype = torch.float64, **overrid
         for param in unet.parameters():
             if not param.any():
                 param.copy_(torch.randn(param.shape, generator=gen) * 0.02)
-    return unet.to(dtype).eval()
+    from diffusers.utils import logging as dlogging
+
+    level = dlogging.get_verbosity()
+    dlogging.set_verbosity_error()  # the cast warning is about hub checkpoints; this model is built here
+    try:
+        return unet.to(dtype).eval()
+    finally:
+        dlogging.set_verbosity(level)
 
 
 def call_unet(unet: nn.Module, z: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
