@@ -90,6 +90,14 @@ def cmd_warm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gpu_check(args: argparse.Namespace) -> int:
+    from .gpu_check import gpu_check
+
+    out = Path(args.out) if args.out else repo_root() / "results" / "gpu-check"
+    print(gpu_check(out, dry_run=args.dry_run, notebooks=not args.no_notebooks) / "report.md")
+    return 0
+
+
 def cmd_book(args: argparse.Namespace) -> int:
     from .book import build
 
@@ -117,6 +125,11 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("warm", help="train and cache every zoo model (before a workshop)")
     w.add_argument("--scale", default="cpu", choices=SCALES)
     w.set_defaults(fn=cmd_warm)
+    g = sub.add_parser("gpu-check", help="chapters on CUDA, benchmarks, full-size architectures: one report")
+    g.add_argument("--dry-run", action="store_true", help="on the CPU at toy sizes (proves it starts)")
+    g.add_argument("--no-notebooks", action="store_true", help="skip executing the chapters")
+    g.add_argument("--out", default=None, help="report folder (default results/gpu-check)")
+    g.set_defaults(fn=cmd_gpu_check)
     b = sub.add_parser("book", help="execute every chapter and build the HTML book")
     b.add_argument("--scale", default="cpu", choices=SCALES)
     b.add_argument("--force", action="store_true", help="re-execute even unchanged chapters")

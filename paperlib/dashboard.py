@@ -101,6 +101,8 @@ def rows(scale: str) -> tuple[list[str], list[str]]:
 def write_dashboard(scale: str) -> Path:
     path = repo_root() / "book" / "results.md"
     headline, every = rows(scale)
+    gpu = repo_root() / "results" / "gpu-check" / "report.md"
+    gpu_text = gpu.read_text() if gpu.is_file() else "No GPU check has been kept yet (`paperlib gpu-check`).\n"
     write_text(path, HEADER + "## Headline claims\n\n" + "\n".join(headline)
-               + "\n\n## Every claim\n\n" + "\n".join(every) + "\n")
+               + "\n\n## Every claim\n\n" + "\n".join(every) + "\n\n## Latest GPU check\n\n" + gpu_text)
     return path
