@@ -36,9 +36,9 @@ def main() -> None:
     dev = pick_device(args.device)
     seed_everything(0)
     train, _ = load_real(None, args.size)
-    make = lambda: ConvNet(1, args.width, 10)
+    make = lambda: ConvNet(1, args.width, 10, args.size)
     pool = Pool([weights_of(make())], ["init"])  # the cost of an iteration does not depend on which model
-    rows = cost_sweep(make, train, pool, ipc=args.ipc, Ks=args.ks, inner_lr=0.1, real_batch=256, class_batch=32,
+    rows = cost_sweep(make, train, pool, ipc=args.ipc, Ks=args.ks, inner_lr=1.0, real_batch=256, class_batch=32,
                       device=dev, repeats=args.repeats)
     print(f"device: {device_name(dev)}; digits {args.size}x{args.size}, ConvNet width {args.width}, IPC {args.ipc}")
     print(f"{'K':>3} | {'unrolled MB':>11} {'Taylor-K MB':>11} {'Teddy MB':>9} {'mem ratio':>9} | "

@@ -34,11 +34,11 @@
 #   protocol (fresh networks trained on the distilled set, tested on held-out real data).
 # - **Official code:** none could be found (the paper says it "will be available" at
 #   `github.com/Lexie-YU/Teddy`), so nothing here follows it.
-# - **Reconstructed (no code, detail not available to us):** class-wise matching with a per-channel
-#   $1-\cos$ distance as in gradient matching {cite}`zhao2021dc`; pool sizes, checkpoint spacing, pruning
+# - **Reconstructed (no code, detail not available to us):** class-wise matching with a layer-wise
+#   $1-\cos$ distance, in the manner of gradient matching {cite}`zhao2021dc`; pool sizes, checkpoint spacing, pruning
 #   ratios and fine-tuning length; pruning as L1 channel masks (shapes kept); Adam on the pixels, clamped to
 #   $[0, 1]$.
-# - **Simplified for the miniature:** 8x8 digits and a 5k-weight ConvNet without normalisation layers
+# - **Simplified for the miniature:** 8x8 digits and a 6k-weight ConvNet without normalisation layers
 #   instead of Tiny-ImageNet / ImageNet-1K and ResNet-18 {cite}`he2016resnet`; hard labels instead of the
 #   soft relabelling of SRe2L {cite}`yin2023sre2l` (the `full` preset switches it on); the large-scale
 #   surrogate that links the Taylor objective to batch-norm statistics is not implemented: at full scale
@@ -59,6 +59,7 @@ width = None
 ipcs = None
 seeds = None
 outer_steps = None
+distance = None
 syn_lr = None
 real_batch = None
 unroll_k = None
@@ -90,7 +91,7 @@ from paperlib.teddy import (METHODS, SCHEMA, build_pools, compare_methods, cost_
                             taylor_agreement, test_accuracy)
 
 p = SCHEMA.resolve(scale=scale, device=device, seed=seed, data_root=data_root, image_size=image_size, arch=arch,
-                   width=width, ipcs=ipcs, seeds=seeds, outer_steps=outer_steps, syn_lr=syn_lr,
+                   width=width, ipcs=ipcs, seeds=seeds, outer_steps=outer_steps, distance=distance, syn_lr=syn_lr,
                    real_batch=real_batch, unroll_k=unroll_k, inner_lr=inner_lr, unrolled_batch=unrolled_batch,
                    cost_ks=cost_ks, pool_size=pool_size, prior_every=prior_every, base_steps=base_steps,
                    prune_ratios=prune_ratios, finetune_steps=finetune_steps, base_lr=base_lr,
@@ -146,7 +147,7 @@ p
 
 # %%
 train, val, test = load_real(p.data_root, p.image_size)
-make = lambda: make_model(p.arch, train.shape[0], train.num_classes, p.width)
+make = lambda: make_model(p.arch, train.shape[0], train.num_classes, p.width, p.image_size)
 agreement = taylor_agreement(make, train, ipc=1, K=p.unroll_k, alphas=[p.inner_lr, p.inner_lr / 10],
                              real_batch=p.unrolled_batch, seed=p.seed, device=dev)
 run.metric("taylor_cosine", agreement[0]["cosine"])
@@ -165,16 +166,18 @@ display(Markdown("\n".join(["| inner learning rate α | cosine(Taylor, unrolled)
 # $$
 # \mathcal L_{\text{Teddy}}(\mathcal S) = \mathbb E_{m\sim\mathcal P} \sum_c
 #   D\big(g_{B_c}(\theta^{(m)}),\, g_{\mathcal S_c}(\theta^{(m)})\big), \qquad
-# D(a, b) = \sum_{l}\sum_i \Big(1 - \frac{\langle a_{l,i}, b_{l,i}\rangle}{\|a_{l,i}\|\,\|b_{l,i}\|}\Big).
+# D(a, b) = \sum_{l} \Big(1 - \frac{\langle a_{l}, b_{l}\rangle}{\|a_{l}\|\,\|b_{l}\|}\Big).
 # $$ (teddy-loss)
 #
-# $D = -\langle a, b\rangle$ is the one the derivation gives (`dot_distance`); the bounded cosine form
-# over the output units $i$ of each layer $l$ (`channel_cosine_distance`, the distance of gradient matching
-# {cite}`zhao2021dc`) is the stable one we use. `teddy_grad` computes the gradient of {eq}`teddy-loss` for
-# one pool model, one class at a time.
+# $D = -\langle a, b\rangle$ is the one the derivation gives (`dot_distance`); it is unbounded, so in
+# practice a bounded cosine form is used, here per weight tensor $l$ (`cosine_distance`, the `distance`
+# parameter: {glue:text}`distance`). The per-output-unit variant of gradient matching {cite}`zhao2021dc`
+# (`channel_cosine_distance`) diverged in a trial run at a pixel learning rate of 0.05. `teddy_grad` computes
+# the gradient of {eq}`teddy-loss` for one pool model, one class at a time.
 
 # %%
 run.metric("taylor_alpha", p.inner_lr)
+run.metric("distance", p.distance)
 run.metric("unroll_k", p.unroll_k)
 
 # %% [markdown]

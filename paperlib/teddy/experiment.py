@@ -254,6 +254,7 @@ def compare_methods(p, make: Callable[[], nn.Module], train, test, pools: dict[s
             for method in kinds:
                 pool = pools[{"teddy": "weak", "teddy_fresh": "fresh", "teddy_strong": "strong"}[method]]
                 d = distill_teddy(make(), pool, train, x0, y0, steps=p.outer_steps, real_batch=p.real_batch,
+                                  distance=p.distance,
                                   gen=torch.Generator().manual_seed(seed + 1), desc=f"{method} ipc={ipc}", **common)
                 out.add(method, ipc, score(d.x), d, d.x)
                 if method == "teddy":

@@ -1,7 +1,10 @@
 """The networks Teddy distils for and evaluates with, and structured channel pruning.
 
-* ``ConvNet``: the miniature's network, Conv(C->w) ReLU AvgPool2 Conv(w->2w) ReLU GAP Linear(2w->classes),
-  no normalisation layers (so gradient matching needs no BN bookkeeping); about 6k weights at w=16.
+* ``ConvNet``: the miniature's network, inputs centred to [-1, 1], Conv(C->w) ReLU AvgPool2
+  Conv(w->2w) ReLU AvgPool2 Linear(2w * H/4 * W/4 -> classes), no normalisation layers (so gradient matching
+  needs no BN bookkeeping); about 6k weights at w=16 on 8x8 images. A flattened head rather than global
+  pooling, so that a few plain SGD steps from a random start already learn something (the unrolled
+  baseline needs that).
 * ``make_model("resnet18", ...)``: timm's ResNet-18 for the full-scale runs (pool models are used in
   eval mode, so their BN layers act with running statistics).
 * ``prune_channels``: L1 structured pruning as channel masks, the "post generation" of weak models.
@@ -17,25 +20,27 @@ ARCHS = ("convnet", "resnet18")
 
 
 class ConvNet(nn.Module):
-    """``x: (B, C, H, W)`` -> logits ``(B, classes)``; any ``H, W >= 2``."""
+    """``x: (B, C, H, W)`` in [0, 1] -> logits ``(B, classes)``; ``H = W = image_size``, a multiple of 4."""
 
-    def __init__(self, in_channels: int = 1, width: int = 16, num_classes: int = 10):
+    def __init__(self, in_channels: int = 1, width: int = 16, num_classes: int = 10, image_size: int = 8):
         super().__init__()
+        if image_size % 4:
+            raise ValueError(f"image_size: the ConvNet needs a multiple of 4, got {image_size!r}")
         self.conv1 = nn.Conv2d(in_channels, width, 3, padding=1)
         self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1)
-        self.head = nn.Linear(2 * width, num_classes)
+        self.head = nn.Linear(2 * width * (image_size // 4) ** 2, num_classes)
         self.pool = nn.AvgPool2d(2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.pool(torch.relu(self.conv1(x)))       # (B, w, H/2, W/2)
-        h = torch.relu(self.conv2(h)).mean(dim=(2, 3))  # (B, 2w)
-        return self.head(h)
+        h = self.pool(torch.relu(self.conv1(2 * x - 1)))  # (B, w, H/2, W/2)
+        h = self.pool(torch.relu(self.conv2(h)))         # (B, 2w, H/4, W/4)
+        return self.head(h.flatten(1))
 
 
-def make_model(arch: str, in_channels: int, num_classes: int, width: int = 16) -> nn.Module:
+def make_model(arch: str, in_channels: int, num_classes: int, width: int = 16, image_size: int = 8) -> nn.Module:
     """A fresh network of ``arch`` (``convnet`` or ``resnet18``); the caller seeds the initialisation."""
     if arch == "convnet":
-        return ConvNet(in_channels, width, num_classes)
+        return ConvNet(in_channels, width, num_classes, image_size)
     if arch == "resnet18":
         import timm
 
