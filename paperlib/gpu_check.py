@@ -86,8 +86,8 @@ def time_sgformer(device: torch.device, dry: bool) -> dict[str, Any]:
     batch = 1 if dry else 64
     out = {}
     for variant in (("sgformer_s",) if dry else ("sgformer_s", "sgformer_m", "sgformer_b")):
-        model = timm.create_model(variant).to(device, dtype).eval()
         side = 112 if dry else 224
+        model = timm.create_model(variant, img_size=side).to(device, dtype).eval()
         x = torch.randn(batch, 3, side, side, device=device, dtype=dtype)
         timing = _timed(lambda: model(x), device, 1 if dry else 5)
         out[variant] = {**timing, "images_per_s": batch / timing["seconds"]}
