@@ -105,8 +105,14 @@ class Run:
     def folder(self) -> Path:
         return run_dir(self.paper, self.params.scale, self.device.type)
 
+    def glue(self, name: str, value: Any) -> Any:
+        """Record a measured value in metrics.json and glue it for the prose (``{glue:text}`name```)."""
+        self.metric(name, value)
+        _glue(name, value)
+        return value
+
     def metric(self, name: str, value: Any, glue: bool = True) -> Any:
-        """Record a measured value (and glue it for the prose). Floats must be finite."""
+        """Record a measured value in metrics.json (``glue=True``: see :meth:`glue`). Floats must be finite."""
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"metric {name!r} is {value}: a run must not record non-finite numbers")
         self.metrics[name] = value
