@@ -10,7 +10,7 @@ Three kernels on ``q, k, v: (1, 8, N, 64)`` (batch 1, 8 heads, head dim 64), eac
     linear's peak memory >= 10x below materialised softmax at 8k, and within 2x of SDPA's.
 
 Usage: ``python benchmarks/linfusion.py [--tokens 4096 8192 16384 65536] [--softmax-max 8192]
-[--device auto] [--threads 2]``. The materialised softmax is skipped above ``--softmax-max``: at 64k tokens
+[--device auto] [--threads 1]``. The materialised softmax is skipped above ``--softmax-max``: at 64k tokens
 its two N x N float32 matrices need 2 x 8 x 65536^2 x 4 bytes = 275 GB.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--head-dim", type=int, default=64)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per call (default 1: stable on shared machines)")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
     tokens = sorted(set(args.tokens))
