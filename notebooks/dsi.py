@@ -113,7 +113,7 @@ p
 # $$\hat x_0(t)=\frac{x_t-\sqrt{1-\bar\alpha_t}\,\epsilon_\theta(x_t,t)}{\sqrt{\bar\alpha_t}},\qquad
 # x_{t-\Delta}=\sqrt{\bar\alpha_{t-\Delta}}\,\hat x_0(t)+\sqrt{1-\bar\alpha_{t-\Delta}}\,\epsilon_\theta(x_t,t),$$
 #
-# and return $\hat x=\hat x_0$ of the last step. This is `paperlib.dsi.shift_inversion`; `ShiftInverter`
+# and return $\hat x=\hat x_0$ of the last step {cite}`song2021ddim`. This is `paperlib.dsi.shift_inversion`; `ShiftInverter`
 # wraps it for images in $[0,1]$. At $T=0$ it is the identity.
 #
 # **Prediction.** Classify $f(\hat x)$ with the unchanged classifier, or average logits with $f(x)$.

@@ -9,7 +9,7 @@ from paperlib.dsi import (DSIClassifier, ShiftInverter, ThresholdError, adaptive
                           check_threshold, forward_mix, reverse_timesteps, shift_inversion)
 from paperlib.zoo.ddpm import ClassConditionalUNet, NULL_CLASS, make_scheduler
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # the machine is shared; 2 threads oversubscribe it
 
 
 def abar() -> torch.Tensor:
