@@ -208,7 +208,10 @@ run.metric("teacher_params", sum(t.numel() for t in teacher.parameters()))
 #
 # the usual noise-prediction loss, the distance to the teacher's prediction, and the distance between each
 # self-attention layer's output $o^{(l)}$ in student and teacher (collected with forward hooks). We distil
-# two students with the same data, steps and seed: LinFusion, and the ablation with raw-sum attention.
+# two students with the same data, steps and seed: LinFusion, and the ablation with raw-sum attention. So
+# that the ablation starts at the right magnitude where it is trained, each of its layers multiplies the
+# raw sum by a *fixed* $1/N_l$, $N_l$ being that layer's token count at 16 px (distillation could learn
+# any constant factor anyway); what it lacks is a normaliser that follows $N$ when the image grows.
 
 # %%
 students = {}

@@ -39,10 +39,38 @@ class Distilled:
 
 
 def make_student(teacher: ClassConditionalUNet, normalize: bool = True, mid_dim: int | None = None) -> Distilled:
-    """A copy of ``teacher`` with LinFusion on every ``attn1`` (teacher's projections, ``f_Q = f_K = 0``)."""
+    """A copy of ``teacher`` with LinFusion on every ``attn1`` (teacher's projections, ``f_Q = f_K = 0``).
+
+    For the raw-sum ablation (``normalize=False``) each layer's output is multiplied by a *fixed*
+    ``1 / N_l``, ``N_l`` its token count at the training size, so that the ablation starts at the right
+    magnitude where it is trained; unlike the normalised layer it cannot adapt when ``N`` changes.
+    """
     student = copy.deepcopy(teacher)
     linfusion = LinFusion.construct_for(student.unet, mid_dim=mid_dim, normalize=normalize)
+    if not normalize:
+        tokens = token_counts(student, student.unet.config.sample_size)
+        for name, proc in zip(linfusion.module_names, linfusion.processors):
+            proc.raw_scale = 1.0 / tokens[name]
     return Distilled(student.eval(), linfusion)
+
+
+@torch.no_grad()
+def token_counts(model: ClassConditionalUNet, size: int) -> dict[str, int]:
+    """Tokens ``N_l`` each self-attention layer sees at ``size`` px (one probe forward)."""
+    from .models import self_attention_layers
+
+    counts: dict[str, int] = {}
+    hooks = [m.register_forward_pre_hook(lambda m, args, name=name: counts.__setitem__(name, args[0].shape[1]))
+             for name, m in self_attention_layers(model.unet).items()]
+    try:
+        device = next(model.parameters()).device
+        channels = model.unet.config.in_channels
+        model(torch.zeros(1, channels, size, size, device=device), torch.zeros(1, dtype=torch.long, device=device),
+              torch.zeros(1, dtype=torch.long, device=device))
+    finally:
+        for h in hooks:
+            h.remove()
+    return counts
 
 
 def distill(teacher: ClassConditionalUNet, steps: int, batch_size: int, lr: float, normalize: bool = True,

@@ -125,11 +125,13 @@ class GeneralizedLinearAttnProcessor(nn.Module):
             raise ValueError(f"GeneralizedLinearAttnProcessor: head dim does not fit: {heads} heads do not "
                              f"divide {dim} channels")
         self.dim, self.heads, self.normalize, self.eps = dim, heads, normalize, eps
+        self.raw_scale = 1.0  # ablation only: a fixed factor on the raw sum (it does not adapt to N)
         self.f_q = residual_mlp(dim, mid_dim)
         self.f_k = residual_mlp(dim, mid_dim)
 
     def extra_repr(self) -> str:
-        return f"dim={self.dim}, heads={self.heads}, normalize={self.normalize}"
+        extra = "" if self.normalize else f", raw_scale={self.raw_scale:.3g}"
+        return f"dim={self.dim}, heads={self.heads}, normalize={self.normalize}{extra}"
 
     def forward(self, attn: nn.Module, hidden_states: torch.Tensor,
                 encoder_hidden_states: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
@@ -156,6 +158,8 @@ class GeneralizedLinearAttnProcessor(nn.Module):
         batch, n, inner = q.shape
         split = lambda t: t.view(batch, t.shape[1], self.heads, inner // self.heads).transpose(1, 2)
         y = linear_attention(split(q), split(k), split(v), normalize=self.normalize, eps=self.eps)
+        if not self.normalize and self.raw_scale != 1.0:
+            y = y * self.raw_scale
         y = y.transpose(1, 2).reshape(batch, n, inner).to(q.dtype)  # (B, N, C)
         y = attn.to_out[1](attn.to_out[0](y))                  # W_O, then dropout
         if input_ndim == 4:
