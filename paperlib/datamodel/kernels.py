@@ -90,6 +90,8 @@ def clone_params(params: Mapping[str, torch.Tensor]) -> Params:
 def sample_losses(model: nn.Module, params: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
                   chunk: int = 4096) -> torch.Tensor:
     """Per-sample cross-entropy :math:`\\ell(x_i,y_i;\\theta)`, ``x: (B, ...)``, ``y: (B,)`` -> ``(B,)``."""
+    if len(x) <= chunk:
+        return F.cross_entropy(functional_call(model, params, (x,)), y, reduction="none")
     out = [F.cross_entropy(functional_call(model, params, (x[i:i + chunk],)), y[i:i + chunk], reduction="none")
            for i in range(0, len(x), chunk)]
     return torch.cat(out) if out else x.new_zeros(0)
@@ -161,7 +163,8 @@ def weighted_descent(model: nn.Module, params0: Mapping[str, torch.Tensor], x: t
         raise ValueError(f"weights: expected {tuple(y.shape)} non-negative values, got {tuple(weights.shape)}")
     order = schedule.batch_order(len(y))
     params = {k: v.detach().clone().requires_grad_(True) for k, v in params0.items()}
-    momentum = {k: torch.zeros_like(v) for k, v in params.items()}
+    values = list(params.values())
+    momentum = [torch.zeros_like(v) for v in values]
     for t in range(schedule.steps):
         if on_step is not None:
             on_step(t, params)
@@ -171,15 +174,19 @@ def weighted_descent(model: nn.Module, params0: Mapping[str, torch.Tensor], x: t
         with torch.enable_grad():
             if total > 0:
                 loss = (w / total * sample_losses(model, params, x[idx], y[idx])).sum()
-                grads = torch.autograd.grad(loss, list(params.values()))
+                grads = torch.autograd.grad(loss, values)
             else:  # every sample of this batch was removed: only weight decay acts
-                grads = [torch.zeros_like(v) for v in params.values()]
+                grads = [torch.zeros_like(v) for v in values]
         lr = schedule.lr_at(t)
-        with torch.no_grad():
-            for (name, p), g in zip(params.items(), grads):
-                g = g + schedule.weight_decay * p
-                momentum[name].mul_(schedule.momentum).add_(g)
-                p.sub_(lr * momentum[name])
+        with torch.no_grad():  # torch.optim.SGD's update, on the list of tensors at once
+            grads = list(grads)
+            if schedule.weight_decay:
+                torch._foreach_add_(grads, values, alpha=schedule.weight_decay)
+            if schedule.momentum:
+                torch._foreach_mul_(momentum, schedule.momentum)
+                torch._foreach_add_(momentum, grads)
+                grads = momentum
+            torch._foreach_add_(values, grads, alpha=-lr)
     return clone_params(params)
 
 
