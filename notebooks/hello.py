@@ -217,7 +217,9 @@ image_grid({"RDED-lite": x_init[show], "updated": x_s[show]}, size=0.6);
 
 # %% [markdown]
 # The update changes the pixels by {glue:text}`image_update_mean_abs_change:.4f` on average (on a 0 to 1
-# scale): a light touch, as in the paper, where it adds about a tenth of a point.
+# scale). In the paper it adds about a tenth of a point; here it must stay small, because every label mode
+# below, hard labels included, trains on these pixels (a larger `image_update_lr` visibly degrades all of
+# them in our runs).
 #
 # **Online labels.** The student $\phi$ is trained on the distilled set with the projector labelling each
 # augmented view on the fly; $\mathcal A(X_s)$ is one tensor handed to both:

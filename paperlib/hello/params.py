@@ -40,7 +40,7 @@ SCHEMA = Schema("hello", (
     Param("shift", int, 2, "augmentation: random shift in pixels", low=0, high=8),
     Param("noise", float, 0.05, "augmentation: Gaussian noise std", low=0.0, high=1.0),
     Param("image_update_steps", int, {"smoke": 3, "cpu": 40, "full": 1000}, "pixel-update steps (0 = off)", low=0),
-    Param("image_update_lr", float, 0.01, "pixel-update learning rate", low=0.0, high=1.0),
+    Param("image_update_lr", float, 0.002, "pixel-update learning rate", low=0.0, high=1.0),
     Param("image_update_mu", float, 1.0, "weight μ of the CLIP-feature fidelity term", low=0.0),
     Param("threads", int, 1, "CPU threads for torch (tiny models run fastest on one)", low=1, high=64),
 ), description="HeLlO: stored soft labels replaced by a CLIP projector's low-rank factors")
