@@ -145,9 +145,9 @@ def make_setting(p, clip: nn.Module | None = None) -> Setting:
     Training stimuli are disjoint between subjects (as in NSD); the ``p.test_stimuli`` test stimuli are
     seen by every subject. Raises for full-scale NSD data, which this chapter does not load.
     """
-    if p.data_root is not None:
+    if p.data_root is not None or p.scale == "full":
         raise NotImplementedError("mindbridge: loading NSD from data_root is not implemented in this chapter; "
-                                  "it runs on simulated subjects only (leave data_root null)")
+                                  "it runs on simulated subjects only (scale smoke or cpu, data_root null)")
     for fr in p.fractions:
         if not isinstance(fr, (int, float)) or not 0 < fr <= 1:
             raise ValueError(f"mindbridge: parameter 'fractions': expected shares in (0, 1], got {p.fractions!r}")
@@ -317,3 +317,47 @@ def synthesis_correlation(model: MindBridge, setting: Setting, a: Subject, b: Su
         return (F.cosine_similarity(x, y, dim=1)).mean().item()
 
     return corr(synth, true), corr(synth, true.roll(1, 0))
+
+
+ARMS = ("reset + pseudo", "reset", "scratch")
+
+
+def recipe(p, steps: int | None = None, cyc_mult: float | None = None) -> Recipe:
+    return Recipe(steps or p.steps, p.batch, p.lr, p.weight_decay, p.mse_mult, p.tau, p.rec_mult,
+                  p.cyc_mult if cyc_mult is None else cyc_mult)
+
+
+def cross_subject(setting: Setting, p, seed: int, device) -> tuple[MindBridge, dict[str, MindBridge], dict]:
+    """One seed of the first experiment: one MindBridge on all source subjects, and one per-subject model
+    (MindSingle) per subject, same steps, batch and learning rate. Returns the models and
+    ``{"bridge"|"single": {subject: metrics}}`` on the shared test stimuli."""
+    bridge = build_model(setting, setting.sources, p)
+    train(bridge, setting, setting.sources, recipe(p), seed, device, desc=f"MindBridge, seed {seed}")
+    singles = {}
+    for s in setting.sources:
+        singles[s.id] = build_model(setting, [s], p, with_builders=False)
+        train(singles[s.id], setting, [s], recipe(p), seed, device, desc=f"per-subject {s.id}, seed {seed}")
+    metrics = {"bridge": {s.id: evaluate(bridge, setting, s, p.retrieval_n, device) for s in setting.sources},
+               "single": {s.id: evaluate(singles[s.id], setting, s, p.retrieval_n, device) for s in setting.sources}}
+    return bridge, singles, metrics
+
+
+def new_subject(setting: Setting, bridge: MindBridge, p, seed: int, device) -> dict[tuple[float, str], dict]:
+    """One seed of the second experiment: for each share of the new subject's data, reset-tuning of the
+    trained ``bridge`` with and without the pseudo augmentation (the cycle from a source subject), and a
+    per-subject model trained from scratch; same steps for all. ``{(fraction, arm): metrics}``."""
+    out = {}
+    for fr in p.fractions:
+        target = setting.new.subset(fr)
+        subjects = setting.sources + [target]
+        for arm in ARMS:
+            if arm == "scratch":
+                model = build_model(setting, [target], p, with_builders=False)
+                train(model, setting, [target], recipe(p, p.adapt_steps), seed, device, desc=f"{arm} {fr:g}")
+            else:
+                model = reset_tuning(bridge, target)
+                cyc = None if arm == "reset + pseudo" else 0.0
+                train(model, setting, subjects, recipe(p, p.adapt_steps, cyc), seed, device, adapt_target=target.id,
+                      desc=f"{arm} {fr:g}")
+            out[(fr, arm)] = {**evaluate(model, setting, target, p.retrieval_n, device), "n": len(target.train_idx)}
+    return out
