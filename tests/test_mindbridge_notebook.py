@@ -1,0 +1,21 @@
+"""The MindBridge chapter end to end at smoke scale (papermill), asserting on what it records."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_chapter_at_smoke_scale(tmp_path):
+    from paperlib.runner import execute
+
+    dest = execute("mindbridge", {"scale": "smoke", "device": "cpu"}, tmp_path / "run", timeout_s=600)
+    record = json.loads((dest / "metrics.json").read_text())
+    m = record["metrics"]
+    assert m["params_ratio"] > 1 and 0.6 < m["silent_share"] < 0.8
+    assert 0 <= m["top1_bridge"] <= 1 and 0 <= m["top1_single"] <= 1
+    names = {c["name"] for c in record["claims"]}
+    assert {"one_model", "fewer_params", "new_subject_low", "pseudo_aug", "new_subject_full"} <= names
+    assert next(c for c in record["claims"] if c["name"] == "fewer_params")["verdict"] == "holds"
