@@ -232,15 +232,15 @@ def mean_over(results: list[dict], key: str, domains: Sequence[str]) -> list[flo
 
 # ---------------------------------------------------------------------------------- tables, figures
 def summary_table(results: dict, domains: Sequence[str], keys=("clean", "dsi", "adaptive", "tv")):
-    """A DataFrame: rows (method, domain), columns ``keys``, mean accuracy over seeds (in %)."""
-    import pandas as pd
+    """A Markdown table: rows (method, domain), columns ``keys``, mean accuracy over seeds (in %)."""
+    from IPython.display import Markdown
 
-    rows = []
+    lines = ["| method | domain | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
     for method, per_seed in results.items():
         for d in domains:
-            rows.append({"method": method, "domain": d,
-                         **{k: 100 * float(np.mean([r[d][k] for r in per_seed])) for k in keys}})
-    return pd.DataFrame(rows).set_index(["method", "domain"]).round(1)
+            cells = [f"{100 * float(np.mean([r[d][k] for r in per_seed])):.1f}" for k in keys]
+            lines.append(f"| {method} | {d} | " + " | ".join(cells) + " |")
+    return Markdown("\n".join(lines))
 
 
 def curve_figure(results: dict, steps: Sequence[int], chosen: int, val_curve: dict[int, float] | None = None):
