@@ -88,7 +88,7 @@ from IPython.display import Markdown, display
 
 from paperlib.core import BASELINE_COLOR, METHOD_COLOR, Run, image_grid, pick_device, seed_everything, use_style
 from paperlib.teddy import (METHODS, SCHEMA, build_pools, compare_methods, cost_sweep, load_real, make_model,
-                            taylor_agreement, test_accuracy)
+                            taylor_agreement, heldout_accuracy)
 
 p = SCHEMA.resolve(scale=scale, device=device, seed=seed, data_root=data_root, image_size=image_size, arch=arch,
                    width=width, ipcs=ipcs, seeds=seeds, outer_steps=outer_steps, distance=distance, syn_lr=syn_lr,
@@ -156,9 +156,11 @@ display(Markdown("\n".join(["| inner learning rate α | cosine(Taylor, unrolled)
                            + [f"| {r['alpha']:g} | {r['cosine']:.4f} | {r['relative_error']:.4f} |" for r in agreement])))
 
 # %% [markdown]
-# At $\alpha$ = {glue:text}`taylor_alpha` and $K$ = {glue:text}`unroll_k` the Taylor gradient points in
-# nearly the same direction as the unrolled one (cosine {glue:text}`taylor_cosine:.3f`, and
-# {glue:text}`taylor_cosine_small_alpha:.4f` at a tenth of the rate).
+# At the baseline's inner rate $\alpha$ = {glue:text}`taylor_alpha` (large: this small network learns
+# little in {glue:text}`unroll_k` plain SGD steps with less) the cosine between the two gradients is
+# {glue:text}`taylor_cosine:.3f`; at a tenth of that rate it is {glue:text}`taylor_cosine_small_alpha:.3f`.
+# The expansion is a small-step approximation: it is faithful where $\alpha$ is small and says little about
+# a long, fast trajectory. Teddy does not follow a trajectory at all, as the next step shows.
 #
 # In practice Teddy matches class by class, with a real batch $B_c$ and the synthetic images
 # $\mathcal S_c$ of class $c$, at a model $\theta^{(m)}$ drawn from the pool $\mathcal P$:
@@ -195,7 +197,7 @@ run.metric("prior_every", p.prior_every)
 t0 = time.perf_counter()
 pools = build_pools(make, train.loader(64, p.seed), pool_size=p.pool_size, prior_every=p.prior_every,
                     base_steps=p.base_steps, prune_ratios=p.prune_ratios, finetune_steps=p.finetune_steps,
-                    lr=p.base_lr, seed=p.seed, device=dev, evaluate=lambda m: test_accuracy(m, val, dev))
+                    lr=p.base_lr, seed=p.seed, device=dev, evaluate=lambda m: heldout_accuracy(m, val, dev))
 run.metric("pool_seconds", time.perf_counter() - t0)
 display(Markdown("\n".join(["| pool | model | validation accuracy |", "|---|---|---|"]
                            + [f"| {kind} | {label} | {acc:.3f} |" for kind, pool in pools.items()
@@ -208,9 +210,12 @@ run.metric("base_acc", pools["strong"].accuracy[0])
 run.metric("fresh_acc_mean", sum(pools["fresh"].accuracy) / len(pools["fresh"]))
 
 # %% [markdown]
-# The weak models sit between the fresh networks ({glue:text}`fresh_acc_mean:.2f` on average, chance level)
-# and the trained base model ({glue:text}`base_acc:.3f`): from {glue:text}`weak_acc_min:.2f` to
-# {glue:text}`weak_acc_max:.2f`. Building the whole pool took {glue:text}`pool_seconds:.1f` s, once.
+# The fresh networks sit at chance ({glue:text}`fresh_acc_mean:.2f` on average) and the trained base model
+# reaches {glue:text}`base_acc:.3f`; the weak pool spans {glue:text}`weak_acc_min:.2f` to
+# {glue:text}`weak_acc_max:.2f`. On these easy digits the later checkpoints can already be about as good as the
+# base model, and a lightly pruned, fine-tuned copy can even edge past it, so "weak" here means "a spread of
+# partly trained and perturbed models" rather than "all worse than the base".
+# Building the whole pool took {glue:text}`pool_seconds:.1f` s, once.
 #
 # ## The experiment
 #

@@ -9,7 +9,7 @@ from PIL import Image
 from paperlib.core import ParameterError
 from paperlib.data import DataFolderError
 from paperlib.teddy import (SCHEMA, Pool, TensorData, build_pools, distill_teddy, distill_unrolled, evaluate_set,
-                            init_synthetic, load_real, make_model, test_accuracy)
+                            init_synthetic, load_real, make_model, heldout_accuracy)
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def pools(digits8):
     train, val, _ = digits8
     return build_pools(lambda: make_model("convnet", 1, 10, 16), train.loader(64, 0), pool_size=3, prior_every=25,
                        base_steps=200, prune_ratios=[0.5], finetune_steps=5, lr=0.01, seed=0,
-                       device=torch.device("cpu"), evaluate=lambda m: test_accuracy(m, val, torch.device("cpu")))
+                       device=torch.device("cpu"), evaluate=lambda m: heldout_accuracy(m, val, torch.device("cpu")))
 
 
 def test_pool_holds_distinct_weak_models(pools):

@@ -107,7 +107,7 @@ def distill_unrolled(make: Callable[[], nn.Module], real, x0: Tensor, y0: Tensor
     return Distilled(x.detach().cpu(), y0.clone(), done, time.perf_counter() - t0, losses)
 
 
-def test_accuracy(model: nn.Module, test, device: torch.device) -> float:
+def heldout_accuracy(model: nn.Module, test, device: torch.device) -> float:
     """Top-1 accuracy on the held-out test data (never trained on)."""
     model.eval()
     right = total = 0
@@ -148,7 +148,7 @@ def evaluate_set(make: Callable[[], nn.Module], x: Tensor, y: Tensor, test, *, n
     accs = []
     for i in range(n_models):
         torch.manual_seed(seed * 1000 + i)
-        accs.append(test_accuracy(train_on_set(make, x, y, steps=steps, lr=lr, shift=shift, device=device,
+        accs.append(heldout_accuracy(train_on_set(make, x, y, steps=steps, lr=lr, shift=shift, device=device,
                                                teacher=teacher), test, device))
     return sum(accs) / len(accs)
 
