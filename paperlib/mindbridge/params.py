@@ -29,9 +29,9 @@ SCHEMA = Schema("mindbridge", (
     Param("blocks", int, {"smoke": 1, "cpu": 2, "full": 4}, "residual MLP blocks of the translator", low=0),
     Param("rank", int, {"smoke": 16, "cpu": 32, "full": 128}, "adapter bottleneck", low=1),
     Param("batch", int, {"smoke": 16, "cpu": 32, "full": 50}, "samples per subject per step", low=2),
-    Param("steps", int, {"smoke": 30, "cpu": 700, "full": 106200}, "optimiser steps of joint and per-subject "
+    Param("steps", int, {"smoke": 30, "cpu": 300, "full": 106200}, "optimiser steps of joint and per-subject "
           "training (full: 600 epochs of 177 batches)", low=1),
-    Param("adapt_steps", int, {"smoke": 20, "cpu": 400, "full": 16000}, "optimiser steps of every new-subject arm "
+    Param("adapt_steps", int, {"smoke": 20, "cpu": 150, "full": 16000}, "optimiser steps of every new-subject arm "
           "(full: 200 epochs of 80 batches at 4000 samples)", low=1),
     Param("lr", float, {"smoke": 3e-3, "cpu": 1e-3, "full": 1.5e-4}, "OneCycle peak learning rate (AdamW)", low=0),
     Param("weight_decay", float, 1e-2, "AdamW weight decay (not on biases and norms)", low=0),
