@@ -145,3 +145,18 @@ def test_bad_input_gives_clear_errors():
         aggregate(torch.randn(2, 9), 4, "median")
     with pytest.raises(TypeError):
         check_voxels([[1.0, 2.0]])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_model_and_losses_on_cuda_match_cpu():
+    torch.manual_seed(0)
+    m = _model().double()
+    V = torch.randn(6, 50, dtype=torch.float64)
+    m.eval()  # no dropout
+    ref = m("s1", V)
+    got = m.cuda()("s1", V.cuda())
+    for r, g in zip(ref, got):
+        torch.testing.assert_close(g.cpu(), r)
+    t = torch.randn(6, 3, 5, dtype=torch.float64)
+    torch.testing.assert_close(prediction_loss(got[0], t.cuda(), 50.0).cpu(), prediction_loss(ref[0], t, 50.0))
