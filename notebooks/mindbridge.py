@@ -337,7 +337,11 @@ display(Markdown("\n".join(rows)))
 for fr in p.fractions:
     for arm in ARMS:
         run.metric(f"new_top1_{arm.replace(' + ', '_').replace(' ', '_')}_{round(fr * 100)}pct",
-                   float(np.mean([a[(fr, arm)]["top1"] for a in adapt])))
+                   float(np.mean([a[(fr, arm)]["top1"] for a in adapt])), glue=False)
+for end, fr in (("low", min(p.fractions)), ("high", max(p.fractions))):
+    run.metric(f"new_{end}_n", ns[fr])
+    for arm, key in zip(ARMS, ("pseudo", "reset", "scratch")):
+        run.metric(f"new_{end}_{key}", float(np.mean([a[(fr, arm)]["top1"] for a in adapt])))
 
 # %% mystnb={"image": {"alt": "Line plot of the new subject's top-1 retrieval against the number of its training samples, one line each for reset-tuning with pseudo augmentation, reset-tuning without it, and training from scratch, with a dashed chance line."}}
 fig, ax = plt.subplots(figsize=(6.0, 3.4))
@@ -353,6 +357,11 @@ ax.set_ylabel(f"top-1 among {run.metrics['retrieval_n']}")
 ax.legend(fontsize=8);
 
 # %% [markdown]
+# With {glue:text}`new_low_n` samples of the new subject, top-1 retrieval is {glue:text}`new_low_pseudo:.3f`
+# after reset-tuning with the pseudo augmentation, {glue:text}`new_low_reset:.3f` without it and
+# {glue:text}`new_low_scratch:.3f` from scratch; with {glue:text}`new_high_n` samples
+# {glue:text}`new_high_pseudo:.3f`, {glue:text}`new_high_reset:.3f` and {glue:text}`new_high_scratch:.3f`.
+#
 # ## Claim check
 #
 # Retrieval claims compare mean top-1 over subjects, one value per seed; a claim *holds* when the difference
@@ -371,6 +380,9 @@ run.claim("one_model", "one MindBridge model decodes the source subjects at leas
           "subject", "CLIP 94.7 (1 model) vs 94.3 (4 models), avg. of NSD subjects 1, 2, 5, 7",
           per_seed("bridge", "top1"), per_seed("single", "top1"), method_label="MindBridge",
           baseline_label="per-subject")
+run.claim("one_model_cosine", "one MindBridge model predicts image embeddings at least as close (cosine) as "
+          "one model per subject", "CLIP 94.7 (1 model) vs 94.3 (4 models)", per_seed("bridge", "cos_image"),
+          per_seed("single", "cos_image"), method_label="MindBridge", baseline_label="per-subject")
 run.claim("fewer_params", "one model needs fewer parameters than one model per subject",
           "1 model instead of 4", [run.metrics["params_singles"]], [run.metrics["params_bridge"]],
           method_label="per-subject total / MindBridge", baseline_label="1", threshold=1.0,
@@ -388,7 +400,8 @@ run.claim("new_subject_full", f"reset-tuning still beats scratch with all {ns[ma
 display(run.claims_table())
 
 # %% [markdown]
-# At this scale: one model against per-subject models {glue:text}`one_model_verdict`; fewer parameters
+# At this scale: one model against per-subject models {glue:text}`one_model_verdict` in retrieval and
+# {glue:text}`one_model_cosine_verdict` in cosine; fewer parameters
 # {glue:text}`fewer_params_verdict`; reset-tuning against scratch with few samples
 # {glue:text}`new_subject_low_verdict` and with all samples {glue:text}`new_subject_full_verdict`; the pseudo
 # augmentation {glue:text}`pseudo_aug_verdict`.
