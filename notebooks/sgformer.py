@@ -22,8 +22,8 @@
 # :class: note
 # - **As published and as in the official code:** hybrid-scale attention (half the heads global over
 #   $N/s^2$ reduced keys, half inside $7\times 7$ windows), the significance map as attention *received*
-#   per key with no gradient, the next block's significance-guided attention (sort ascending, bottom 25 % /
-#   middle 50 % / top 25 % of the ranks, or two halves at $s=2$, merged in groups of $r_i$ consecutive ranks
+#   per key with no gradient, the next block's significance-guided attention (sort ascending, bottom quarter /
+#   middle half / top quarter of the ranks, or two halves at $s=2$, merged in groups of $r_i$ consecutive ranks
 #   by a learned $\mathrm{Linear}(r_i\to 1)$), LePE, the depthwise-conv FFN, the GroupNorm conv stem and
 #   patch merging, the S / M / B configurations. Module names follow the official `sgformer.py`, so its
 #   checkpoints (`state_dict_ema`) load; with random weights our hybrid and guided blocks give the official
@@ -218,7 +218,7 @@ plt.show()
 # token grid (stem stride 2):
 #
 # - **SG-Former** (miniature): stage 1 = one hybrid block ($s=2$, 49 global keys + $7\times7$ windows) and one
-#   guided block (merge groups 49 / 7 / 1 over the bottom 25 % / middle 50 % / top 25 % of the ranks, so
+#   guided block (merge groups 49 / 7 / 1 over the bottom quarter / middle half / top quarter of the ranks, so
 #   64 key/value tokens), then patch merging and two plain blocks.
 # - **SG-Former, random ranks**: the same model, ranking the tokens by fresh random scores (the paper's
 #   ablation): the same number of key/value tokens, none of the guidance.
