@@ -2,16 +2,17 @@
 
 Narrated in notebooks/mindbridge.py.
 """
-from .experiment import (ARMS, Recipe, Setting, Subject, build_model, clip_image_tokens, clip_text_tokens, evaluate,
-                         cross_subject, make_setting, new_subject, predict, recipe, reset_tuning, retrieved, simulate_responses, synthesis_correlation,
-                         train)
+from .experiment import (ARMS, Recipe, Setting, Subject, build_model, clip_image_tokens, clip_text_tokens,
+                         cross_subject, evaluate, make_setting, new_subject, predict, recipe, reset_tuning,
+                         retrieval_class_agreement, retrieved, simulate_responses, synthesis_correlation, train)
 from .kernels import (aggregate, check_voxels, cycle_loss, embedding_cosine, freeze_for_reset, prediction_loss,
                       reconstruction_loss, retrieval_top1, soft_clip_loss, synthesize)
 from .models import Adapter, MindBridge, Translator, builder, embedder, parameter_count
 from .params import SCHEMA
 
-__all__ = ["ARMS", "Recipe", "cross_subject", "new_subject", "recipe", "Setting", "Subject", "build_model", "clip_image_tokens", "clip_text_tokens", "evaluate",
-           "make_setting", "predict", "reset_tuning", "retrieved", "simulate_responses", "synthesis_correlation",
-           "train", "aggregate", "check_voxels", "cycle_loss", "embedding_cosine", "freeze_for_reset",
-           "prediction_loss", "reconstruction_loss", "retrieval_top1", "soft_clip_loss", "synthesize", "Adapter",
-           "MindBridge", "Translator", "builder", "embedder", "parameter_count", "SCHEMA"]
+__all__ = ["ARMS", "Recipe", "Setting", "Subject", "build_model", "clip_image_tokens", "clip_text_tokens",
+           "cross_subject", "evaluate", "make_setting", "new_subject", "predict", "recipe", "reset_tuning",
+           "retrieval_class_agreement", "retrieved", "simulate_responses", "synthesis_correlation", "train",
+           "aggregate", "check_voxels", "cycle_loss", "embedding_cosine", "freeze_for_reset", "prediction_loss",
+           "reconstruction_loss", "retrieval_top1", "soft_clip_loss", "synthesize", "Adapter", "MindBridge",
+           "Translator", "builder", "embedder", "parameter_count", "SCHEMA"]

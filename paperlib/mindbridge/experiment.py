@@ -304,6 +304,23 @@ def retrieved(model: MindBridge, setting: Setting, s: Subject, n: int, show: int
 
 
 @torch.no_grad()
+def retrieval_class_agreement(model: MindBridge, setting: Setting, s: Subject, n: int, device) -> float:
+    """Share of test stimuli whose top-1 retrieved image (blocks of ``n`` candidates, as in
+    :func:`~paperlib.mindbridge.kernels.retrieval_top1`) shows the same digit class."""
+    pI, _ = predict(model, s, device)
+    p = F.normalize(pI.flatten(1), dim=-1)
+    t = F.normalize(setting.image_tokens[setting.test_idx].flatten(1), dim=-1)
+    y = setting.labels[setting.test_idx]
+    n = min(n, len(p))
+    same, total = 0, 0
+    for start in range(0, len(p) - n + 1, n):
+        best = (p[start:start + n] @ t[start:start + n].T).argmax(1) + start
+        same += int((y[best] == y[start:start + n]).sum())
+        total += n
+    return same / total
+
+
+@torch.no_grad()
 def synthesis_correlation(model: MindBridge, setting: Setting, a: Subject, b: Subject, device) -> tuple[float, float]:
     """Correlation of :math:`\\mathcal B_b(\\mathcal E_a(v_a))` with b's aggregated clean response to the same
     test stimulus, and (chance reference) with b's response to a different stimulus."""
