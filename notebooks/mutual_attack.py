@@ -230,7 +230,8 @@ display(run.claims_table())
 # ```
 #
 # `notebooks/params/mutual_attack.full.yaml` sets the card's values: $\epsilon=10/255$, the CDA/BIA
-# generator learning rate 2e-4, 16 prompt tokens' worth of training and a wider generator. It needs a
+# generator learning rate 2e-4, a wider generator and a longer alternation (10 rounds of 500 generator and
+# 100 prompt steps). It needs a
 # CUDA GPU, an ImageNet train subset and 5,000 validation images in an ImageFolder layout, the open_clip
 # ViT-B/32 (OpenAI) weights, and timm's ResNet-50, DenseNet-121, VGG-16 and ViT-B/16 as targets, all
 # staged locally, because the GPU box is offline. The full-scale loaders are not written yet: this
