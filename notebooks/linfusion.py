@@ -257,7 +257,11 @@ for name, key in zip(models, ("teacher", "init", "linfusion", "raw")):
 # At the training size the distilled student's error is {glue:text}`mse_linfusion_1x:.4f` against the
 # teacher's {glue:text}`mse_teacher_1x:.4f` (before distillation: {glue:text}`mse_init_1x:.4f`). At the
 # largest size, the normalised student's error is {glue:text}`mse_linfusion_top:.4f` and the raw-sum
-# ablation's {glue:text}`mse_raw_top:.4f`.
+# ablation's {glue:text}`mse_raw_top:.4f`. Look at the middle column too: at twice the side (four times the
+# tokens) the raw sum ({glue:text}`mse_raw_2x:.4f`) need not be worse than LinFusion
+# ({glue:text}`mse_linfusion_2x:.4f`), since its layers' outputs grow by four while the rest of the network
+# partly absorbs that (in this run); the failure shows when the growth is sixteenfold. The error of every
+# model, the teacher included, also rises away from the training size: none of them has seen these sizes.
 
 # %%
 top = p.upscales[-1]
