@@ -161,7 +161,7 @@ display(Markdown("\n".join(
 # and, below, the same two after the aggregation $f$ of the next section: raw vectors of different lengths,
 # aggregated vectors of one length $P$. The silent share of subject 1 is {glue:text}`silent_share:.2f`.
 
-# %% mystnb={"image": {"alt": "Two line plots. Top: the noise-free voxel responses of two simulated subjects to the same digit along their voxel index, sparse positive bumps, the second subject's vector shorter. Bottom: both vectors after adaptive max pooling to the same length, with bumps in similar places."}}
+# %% mystnb={"image": {"alt": "Two line plots. Top: the noise-free voxel responses of two simulated subjects to the same digit along their voxel index, sparse positive bumps, the second subject's vector shorter. Bottom: both vectors after adaptive max pooling to the same length."}}
 a, b = setting.sources[0], setting.sources[1]
 fig, axes = plt.subplots(2, 1, figsize=(7.0, 3.6))
 for s, color in ((a, METHOD_COLOR), (b, BASELINE_COLOR)):
