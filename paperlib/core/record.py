@@ -107,9 +107,7 @@ class Run:
 
     def glue(self, name: str, value: Any) -> Any:
         """Record a measured value in metrics.json and glue it for the prose (``{glue:text}`name```)."""
-        self.metric(name, value)
-        _glue(name, value)
-        return value
+        return self.metric(name, value, glue=True)
 
     def metric(self, name: str, value: Any, glue: bool = True) -> Any:
         """Record a measured value in metrics.json (``glue=True``: see :meth:`glue`). Floats must be finite."""
