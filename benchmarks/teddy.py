@@ -35,7 +35,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     dev = pick_device(args.device)
     seed_everything(0)
-    train, _ = load_real(None, args.size)
+    train, _, _ = load_real(None, args.size)
     make = lambda: ConvNet(1, args.width, 10, args.size)
     pool = Pool([weights_of(make())], ["init"])  # the cost of an iteration does not depend on which model
     rows = cost_sweep(make, train, pool, ipc=args.ipc, Ks=args.ks, inner_lr=1.0, real_batch=256, class_batch=32,
