@@ -162,7 +162,7 @@ display(Markdown("\n".join(rows)))
 # %% [markdown]
 # At $\epsilon=$ {glue:text}`eps:.3f`, averaged over seeds, the mutual attack fools the targets on
 # {glue:text}`asr_mean_mutual:.3f` of their clean-correct images on average (spread across targets
-# {glue:text}`asr_spread_mutual:.3f`). The same generator without the textual defense reaches
+# {glue:text}`asr_spread_mutual:.3f`, and {glue:text}`asr_worst_mutual:.3f` on its hardest target). The same generator without the textual defense reaches
 # {glue:text}`asr_mean_clip_visual:.3f` (spread {glue:text}`asr_spread_clip_visual:.3f`), MI-FGSM on the CNN
 # surrogate {glue:text}`asr_mean_mi_fgsm:.3f` (spread {glue:text}`asr_spread_mi_fgsm:.3f`), PGD
 # {glue:text}`asr_mean_pgd:.3f`, FGSM {glue:text}`asr_mean_fgsm:.3f`, and random noise
@@ -199,27 +199,29 @@ budget_figure(p.budgets, curve);
 # The abstract makes three claims that this miniature can test. (1) The textual defense is what makes the
 # visual attack transfer: the mutual attack against the same generator trained without the defense.
 # (2) It beats the state of the art: the mutual attack against MI-FGSM, the strongest classical transfer
-# baseline here. (3) Its transfer is stable regardless of the target: a smaller spread across targets than
-# MI-FGSM. Each verdict uses the two-standard-error rule over seeds.
+# baseline here. (3) Its transfer is stable regardless of the target: the success rate on its *worst*
+# target is higher than MI-FGSM's on its worst. We use the worst target, not the spread, because an attack
+# that fools nothing has no spread at all. The spread is in the table above. Each verdict uses the
+# two-standard-error rule over seeds.
 
 # %%
 mean_of = {m: summary[m]["means"] for m in METHODS}
-spread_of = {m: summary[m]["spreads"] for m in METHODS}
+worst_of = {m: summary[m]["worsts"] for m in METHODS}
 run.claim("defense_helps", "the textual defense raises the mean transfer success rate",
           "mutual training beats the visual attack alone (abstract)", mean_of["mutual"], mean_of["clip_visual"],
           method_label=LABELS["mutual"], baseline_label=LABELS["clip_visual"])
 run.claim("beats_mifgsm", "the mutual attack transfers better than MI-FGSM on a CNN surrogate",
           "outperforms state-of-the-art attacks (abstract)", mean_of["mutual"], mean_of["mi_fgsm"],
           method_label=LABELS["mutual"], baseline_label=LABELS["mi_fgsm"])
-run.claim("stable", "the success rate varies less across targets (std over targets)",
-          "transfer is stable regardless of the target network (abstract)", spread_of["mutual"],
-          spread_of["mi_fgsm"], method_label=LABELS["mutual"], baseline_label=LABELS["mi_fgsm"],
-          higher_is_better=False)
+run.claim("stable", "the success rate on the hardest target is higher",
+          "transfer is stable regardless of the target network (abstract)", worst_of["mutual"],
+          worst_of["mi_fgsm"], method_label=LABELS["mutual"], baseline_label=LABELS["mi_fgsm"])
 display(run.claims_table())
 
 # %% [markdown]
 # Verdicts at this scale: the defense helps: **{glue:text}`defense_helps_verdict`**; beats MI-FGSM:
-# **{glue:text}`beats_mifgsm_verdict`**; more stable across targets: **{glue:text}`stable_verdict`**. These
+# **{glue:text}`beats_mifgsm_verdict`**; higher success on the hardest target:
+# **{glue:text}`stable_verdict`**. These
 # verdicts test our *reconstruction* on 16x16 digits with a tiny CLIP trained in minutes. A verdict that fails
 # here does not refute the paper, and one that holds does not confirm it.
 #

@@ -46,6 +46,7 @@ def test_summary_is_mean_and_spread_over_targets():
     per_seed = {"a": [{"t1": 0.2, "t2": 0.6}, {"t1": 0.4, "t2": 0.4}]}
     s = summarize(per_seed)["a"]
     assert s["means"] == pytest.approx([0.4, 0.4]) and s["spreads"] == pytest.approx([0.2, 0.0])
+    assert s["worsts"] == [0.2, 0.4]
     assert s["mean"] == pytest.approx(0.4) and s["spread"] == pytest.approx(0.1) and s["worst"] == pytest.approx(0.3)
 
 

@@ -164,13 +164,14 @@ def run_seeds(s: Setup, p: Params, device: torch.device) -> dict[str, list[dict[
 
 
 def summarize(per_seed: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
-    """Mean over targets and std across targets, per seed, then averaged over seeds."""
+    """Per seed: mean over targets, std across targets, the worst target's rate; then averaged over seeds."""
     out = {}
     for m, tables in per_seed.items():
         means = [float(np.mean(list(t.values()))) for t in tables]
         spreads = [float(np.std(list(t.values()))) for t in tables]
         out[m] = {"mean": float(np.mean(means)), "spread": float(np.mean(spreads)), "means": means,
-                  "spreads": spreads, "worst": float(np.mean([min(t.values()) for t in tables]))}
+                  "spreads": spreads, "worsts": [min(t.values()) for t in tables],
+                  "worst": float(np.mean([min(t.values()) for t in tables]))}
     return out
 
 
