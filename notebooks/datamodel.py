@@ -127,11 +127,11 @@ p
 # %%
 problem = make_problem(p)
 units = choose_units(problem, p.gt_units, p.seed)
-run.metric("clusters_per_class", p.clusters_per_class)
-run.metric("K", problem.K)
-run.metric("N", len(problem.y))
-run.metric("J", len(problem.y_eval))
-run.metric("n_noisy", len(problem.noisy))
+run.glue("clusters_per_class", p.clusters_per_class)
+run.glue("K", problem.K)
+run.glue("N", len(problem.y))
+run.glue("J", len(problem.y_eval))
+run.glue("n_noisy", len(problem.noisy))
 display(Markdown("| planted cluster | size | true class | relabelled as |\n|---|---|---|---|\n" + "\n".join(
     f"| {u} | {int(problem.sizes[u])} | {int(problem.y_clean[problem.medoid[u]])} | {int(problem.y_unit[u])} |"
     for u in problem.noisy)))
@@ -207,15 +207,15 @@ for s in progress(range(p.seed + 1, p.seed + p.seeds), desc="seeds"):
 per_seed = [seed_metrics(r, problem.noisy) for r in results]
 col = {k: [m[k] for m in per_seed] for k in per_seed[0]}
 for name in METHODS:
-    run.metric(f"spearman_{name}", float(np.mean(col[f"spearman_{name}"])))
-    run.metric(f"spearman_total_{name}", float(np.mean(col[f"spearman_total_{name}"])))
-    run.metric(f"precision_{name}", float(np.mean(col[f"precision_{name}"])))
-run.metric("precision_gt", float(np.mean(col["precision_gt"])))
-run.metric("precision_random", float(np.mean(col["precision_random"])))
-run.metric("noise_floor", noise_floor(results))
-run.metric("n_seeds", len(results))
+    run.glue(f"spearman_{name}", float(np.mean(col[f"spearman_{name}"])))
+    run.glue(f"spearman_total_{name}", float(np.mean(col[f"spearman_total_{name}"])))
+    run.glue(f"precision_{name}", float(np.mean(col[f"precision_{name}"])))
+run.glue("precision_gt", float(np.mean(col["precision_gt"])))
+run.glue("precision_random", float(np.mean(col["precision_random"])))
+run.glue("noise_floor", noise_floor(results))
+run.glue("n_seeds", len(results))
 for key in ("acc_real", "acc_replay_ddm", "acc_replay_medoid"):
-    run.metric(key, float(np.mean([r[key] for r in results])))
+    run.glue(key, float(np.mean([r[key] for r in results])))
 rows = ["| estimate | Spearman with truth (all entries) | Spearman of cluster totals | precision at k |",
         "|---|---|---|---|"]
 for name, label in (("ddm", "DDM synset replay"), ("medoid", "medoid-only synset"),
@@ -275,12 +275,12 @@ figures.agreement(results[0], problem.noisy);
 time_real = float(np.mean([r["time_real"] for r in results]))
 time_replay = float(np.mean([r["time_replay"] for r in results]))
 time_offline = float(np.mean([r["time_offline"] for r in results]))
-run.metric("n_runs", len(units) + 1)
-run.metric("time_real", time_real)
-run.metric("time_replay", time_replay)
-run.metric("time_offline", time_offline)
-run.metric("speedup", float(np.mean([speedup(r) for r in results])))
-run.metric("breakeven", time_offline / max(1e-9, (time_real - time_replay) / (len(units) + 1)))
+run.glue("n_runs", len(units) + 1)
+run.glue("time_real", time_real)
+run.glue("time_replay", time_replay)
+run.glue("time_offline", time_offline)
+run.glue("speedup", float(np.mean([speedup(r) for r in results])))
+run.glue("breakeven", time_offline / max(1e-9, (time_real - time_replay) / (len(units) + 1)))
 
 # %% [markdown]
 # ## Claim check

@@ -127,7 +127,7 @@ p
 ddpm, ddpm_meta = zoo.create("ddpm", p.scale)
 assert_no_target_in(diffusion_training_data(ddpm_meta), dg_benchmark(16), "diffusion training data")
 inverter = ShiftInverter.from_zoo(ddpm.to(dev), zoo.NULL_CLASS, ddim_stride=p.ddim_stride)
-run.metric("ddpm_final_loss", float(ddpm_meta["facts"]["final_loss"]))
+run.glue("ddpm_final_loss", float(ddpm_meta["facts"]["final_loss"]))
 
 # %% [markdown]
 # One target image of each domain inverted at every step of the curve. Small $T$ changes little; large
@@ -164,10 +164,10 @@ classifiers = {m: [train_classifier(m, p.seed + s, p.clf_steps, p.clf_width, dev
 # %%
 selection, val = select_on_source(classifiers, inverter, curve_steps, p.tolerance, p.quantile, p.n_val,
                                   p.draws, p.seed, dev)
-run.metric("dsi_step", selection.step)
-run.metric("adaptive_steps", ", ".join(map(str, selection.adaptive_steps)) or "none")
-run.metric("tau_mean", float(np.mean([t for ts in selection.taus.values() for t in ts])))
-run.metric("val_clean_acc", selection.clean_acc)
+run.glue("dsi_step", selection.step)
+run.glue("adaptive_steps", ", ".join(map(str, selection.adaptive_steps)) or "none")
+run.glue("tau_mean", float(np.mean([t for ts in selection.taus.values() for t in ts])))
+run.glue("val_clean_acc", selection.clean_acc)
 selection
 
 # %% [markdown]
@@ -193,9 +193,9 @@ acc = {}
 for m in METHODS:
     for key in ("clean", "dsi", "adaptive", "tv"):
         acc[m, key] = mean_over(results[m], key, targets)
-        run.metric(f"{m}_{key}_target", float(np.mean(acc[m, key])))
-        run.metric(f"{m}_{key}_source", float(np.mean([r["source"][key] for r in results[m]])))
-    run.metric(f"{m}_switched_target", float(np.mean(mean_over(results[m], "switched", targets))))
+        run.glue(f"{m}_{key}_target", float(np.mean(acc[m, key])))
+        run.glue(f"{m}_{key}_source", float(np.mean([r["source"][key] for r in results[m]])))
+    run.glue(f"{m}_switched_target", float(np.mean(mean_over(results[m], "switched", targets))))
 display(summary_table(results, list(domains)))
 
 # %% [markdown]
@@ -253,7 +253,7 @@ run.claim("dsi_adaptive", "Sample-adaptive DSI raises ERM's mean target accuracy
 run.claim("dsi_vs_tv", "The source diffusion model beats a classical denoiser of the same input",
           "not in the paper (a non-diffusion control)", acc["erm", "dsi"], acc["erm", "tv"],
           method_label=f"ERM + DSI (T={selection.step})", baseline_label="ERM + TV denoising")
-price = run.metric("erm_source_price", run.metrics["erm_clean_source"] - run.metrics["erm_adaptive_source"])
+price = run.glue("erm_source_price", run.metrics["erm_clean_source"] - run.metrics["erm_adaptive_source"])
 run.claim("source_price", "Adaptive DSI costs at most `tolerance` accuracy on the source domain",
           "the adaptive rule keeps confident (in-distribution) predictions",
           run.metrics["erm_adaptive_source"], run.metrics["erm_clean_source"], method_label="ERM + adaptive DSI",

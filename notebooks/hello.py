@@ -149,10 +149,10 @@ projector = build_projector(setting.clip, setting.class_names, setting.class_nam
 zero_shot = build_projector(setting.clip, setting.class_names, setting.class_names, 0, 0).to(dev)
 with torch.no_grad():
     gap0 = (projector(setting.test_x[:256].to(dev)) - zero_shot(setting.test_x[:256].to(dev))).abs().max().item()
-run.metric("prop1_max_abs_diff", gap0)
-run.metric("stored_bytes_hello", projector.stored_bytes())
-run.metric("stored_params_hello", projector.stored_bytes() // 4)
-run.metric("acc_zero_shot_clip", accuracy(zero_shot, *[t.to(dev) for t in setting.test]))
+run.glue("prop1_max_abs_diff", gap0)
+run.glue("stored_bytes_hello", projector.stored_bytes())
+run.glue("stored_params_hello", projector.stored_bytes() // 4)
+run.glue("acc_zero_shot_clip", accuracy(zero_shot, *[t.to(dev) for t in setting.test]))
 
 # %% [markdown]
 # The difference is {glue:text}`prop1_max_abs_diff:.1e`: the same function. The projector stores
@@ -173,8 +173,8 @@ checkpoints = weak_teacher_trajectory(setting.x, setting.y, p.teacher_steps, p.w
 weak_pool = TeacherPool(checkpoints, len(setting.class_names), setting.x[:4].to(dev), p.temperature)
 final_teacher = TeacherPool(checkpoints[-1:], len(setting.class_names), temperature=p.temperature)
 weak_acc = [accuracy(t, *[s.to(dev) for s in setting.test]) for t in checkpoints]
-run.metric("weak_teacher_accuracies", [round(a, 4) for a in weak_acc], glue=False)
-run.metric("weak_teacher_best", max(weak_acc))
+run.glue("weak_teacher_accuracies", [round(a, 4) for a in weak_acc], glue=False)
+run.glue("weak_teacher_best", max(weak_acc))
 display(Markdown("| checkpoint | " + " | ".join(str(i + 1) for i in range(len(weak_acc))) + " |\n|---|"
                  + "---|" * len(weak_acc) + "\n| test accuracy | " + " | ".join(f"{a:.3f}" for a in weak_acc) + " |"))
 
@@ -190,7 +190,7 @@ display(Markdown("| checkpoint | " + " | ".join(str(i + 1) for i in range(len(we
 loss_curve = train_projector(projector, setting.x, setting.y, weak_pool, p.projector_steps, lam=p.lambda_ce,
                              lr=p.projector_lr, batch_size=p.projector_batch, seed=p.seed,
                              temperature=p.temperature, device=dev)
-run.metric("acc_projector", accuracy(projector, *[t.to(dev) for t in setting.test]))
+run.glue("acc_projector", accuracy(projector, *[t.to(dev) for t in setting.test]))
 
 # %% [markdown]
 # After training, the projector alone classifies the test split with accuracy
@@ -211,7 +211,7 @@ x_init, y_s, picked = select_rded(setting.x, setting.y, setting.teacher, p.ipc)
 teacher_probs = TeacherPool([setting.teacher], len(setting.class_names), temperature=p.temperature)
 x_s = update_images(x_init.to(dev), projector, teacher_probs, p.image_update_steps, p.image_update_lr,
                     p.image_update_mu, p.seed, p.temperature).cpu()
-run.metric("image_update_mean_abs_change", (x_s - x_init).abs().mean().item())
+run.glue("image_update_mean_abs_change", (x_s - x_init).abs().mean().item())
 show = torch.cat([torch.nonzero(y_s == c).flatten()[:1] for c in range(len(setting.class_names))])
 image_grid({"RDED-lite": x_init[show], "updated": x_s[show]}, size=0.6);
 
@@ -253,14 +253,14 @@ display(Markdown(results_table(results)))
 compressed = [k for k in results if k.startswith("stored_") and k != "stored_fp32"]
 best_key = max(compressed, key=lambda k: results[k].mean)
 for key, r in results.items():
-    run.metric(f"acc_{key}", r.mean)
-    run.metric(f"bytes_{key}", r.label_bytes)
-run.metric("best_compressed", best_key)
-run.metric("acc_best_compressed", results[best_key].mean)
-run.metric("full_label_bytes", full_label_bytes(p.student_steps, len(y_s), len(setting.class_names)))
-run.metric("storage_ratio", results["stored_fp32"].label_bytes / projector.stored_bytes())
-run.metric("hello_minus_full", results["hello"].mean - results["stored_fp32"].mean)
-run.metric("hello_minus_hard", results["hello"].mean - results["hard"].mean)
+    run.glue(f"acc_{key}", r.mean)
+    run.glue(f"bytes_{key}", r.label_bytes)
+run.glue("best_compressed", best_key)
+run.glue("acc_best_compressed", results[best_key].mean)
+run.glue("full_label_bytes", full_label_bytes(p.student_steps, len(y_s), len(setting.class_names)))
+run.glue("storage_ratio", results["stored_fp32"].label_bytes / projector.stored_bytes())
+run.glue("hello_minus_full", results["hello"].mean - results["stored_fp32"].mean)
+run.glue("hello_minus_hard", results["hello"].mean - results["hard"].mean)
 
 # %% mystnb={"image": {"alt": "Scatter plot of student test accuracy against label storage in bytes on a log scale, one cluster of seed points and a diamond for the mean per label mode; HeLlO is highlighted in the method colour."}}
 fig, ax = plt.subplots(figsize=(6.4, 3.6))
@@ -293,7 +293,7 @@ ax.set_title(f"{p.ipc} image(s) per class: accuracy against label bytes");
 
 # %%
 ablation_seeds = [p.seed + i for i in range(p.ablation_seeds)]
-run.metric("n_ablation_seeds", len(ablation_seeds))
+run.glue("n_ablation_seeds", len(ablation_seeds))
 variants = {f"rank {r}": dict(rank_encoder=r, rank_head=2 * r, head="text", teachers=weak_pool) for r in p.ablation_ranks}
 variants["random head"] = dict(rank_encoder=p.lora_rank_encoder, rank_head=0, head="random", teachers=weak_pool)
 variants["final teacher only"] = dict(rank_encoder=p.lora_rank_encoder, rank_head=p.lora_rank_head, head="text",
@@ -312,12 +312,12 @@ display(Markdown("\n".join(["| projector | student accuracy | seeds | stored byt
                            + [f"| {k} | {r.mean:.3f} | {len(r.accuracy)} | {b:,} |" for k, (r, b) in ablations.items()])))
 
 # %%
-run.metric("acc_random_head", ablations["random head"][0].mean)
-run.metric("bytes_random_head", ablations["random head"][1])
-run.metric("acc_final_teacher_only", ablations["final teacher only"][0].mean)
+run.glue("acc_random_head", ablations["random head"][0].mean)
+run.glue("bytes_random_head", ablations["random head"][1])
+run.glue("acc_final_teacher_only", ablations["final teacher only"][0].mean)
 for r in p.ablation_ranks:
-    run.metric(f"acc_rank_{r}", ablations[f"rank {r}"][0].mean)
-    run.metric(f"bytes_rank_{r}", ablations[f"rank {r}"][1])
+    run.glue(f"acc_rank_{r}", ablations[f"rank {r}"][0].mean)
+    run.glue(f"bytes_rank_{r}", ablations[f"rank {r}"][1])
 
 # %% [markdown]
 # ## Claim check

@@ -137,7 +137,7 @@ p
 g = torch.Generator().manual_seed(p.seed)
 q, k, v = (torch.randn(2, 4, 300, 16, generator=g, dtype=torch.float64) for _ in range(3))
 exact_gap = (linear_attention(q, k, v) - kernel_matrix_attention(q, k, v)).abs().max().item()
-run.metric("exactness_max_abs_diff", exact_gap)
+run.glue("exactness_max_abs_diff", exact_gap)
 print(f"max |linear - kernel matrix| = {exact_gap:.2e}")
 
 # %% [markdown]
@@ -159,8 +159,8 @@ rms = lambda t: t.pow(2).mean().sqrt().item()
 growth = {name: rms(linear_attention(*[tokens(x_big)] * 3, normalize=norm))
           / rms(linear_attention(*[tokens(x_small)] * 3, normalize=norm))
           for name, norm in (("normalised", True), ("raw sum", False))}
-run.metric("rms_growth_normalised", growth["normalised"])
-run.metric("rms_growth_raw", growth["raw sum"])
+run.glue("rms_growth_normalised", growth["normalised"])
+run.glue("rms_growth_raw", growth["raw sum"])
 growth
 
 # %% [markdown]
@@ -186,10 +186,10 @@ processors = init.student.unet.attn_processors
 display(Markdown("\n".join(["| processor key | processor |", "|---|---|"]
                            + [f"| `{key}` | `{type(proc).__name__}` |" for key, proc in processors.items()])))
 n_swapped = sum(isinstance(proc, GeneralizedLinearAttnProcessor) for proc in processors.values())
-run.metric("layers_swapped", n_swapped)
-run.metric("layers_total", len(processors))
-run.metric("linfusion_params", sum(t.numel() for t in init.linfusion.parameters()))
-run.metric("teacher_params", sum(t.numel() for t in teacher.parameters()))
+run.glue("layers_swapped", n_swapped)
+run.glue("layers_total", len(processors))
+run.glue("linfusion_params", sum(t.numel() for t in init.linfusion.parameters()))
+run.glue("teacher_params", sum(t.numel() for t in teacher.parameters()))
 
 # %% [markdown]
 # {glue:text}`layers_swapped` of the {glue:text}`layers_total` attention layers are replaced; the new MLPs
@@ -244,14 +244,14 @@ for s in sizes:
     for sd in seeds:
         for name, value in eps_mse(models, s, sd, dev, n=p.eval_images).items():
             mse[(name, s)].append(value)
-run.metric("eval_seeds_n", len(seeds))
+run.glue("eval_seeds_n", len(seeds))
 table = ["| model | " + " | ".join(f"{s} px" for s in sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
 table += [f"| {name} | " + " | ".join(f"{np.mean(mse[(name, s)]):.4f} ± {np.std(mse[(name, s)]):.4f}"
                                      for s in sizes) + " |" for name in models]
 display(Markdown("\n".join(table)))
 for name, key in zip(models, ("teacher", "init", "linfusion", "raw")):
     for s, u in zip(sizes, p.upscales):
-        run.metric(f"mse_{key}_{u}x", float(np.mean(mse[(name, s)])))
+        run.glue(f"mse_{key}_{u}x", float(np.mean(mse[(name, s)])))
 
 # %% [markdown]
 # At the training size the distilled student's error is {glue:text}`mse_linfusion_1x:.4f` against the
@@ -265,8 +265,8 @@ for name, key in zip(models, ("teacher", "init", "linfusion", "raw")):
 
 # %%
 top = p.upscales[-1]
-run.metric("mse_linfusion_top", run.metrics[f"mse_linfusion_{top}x"])
-run.metric("mse_raw_top", run.metrics[f"mse_raw_{top}x"])
+run.glue("mse_linfusion_top", run.metrics[f"mse_linfusion_{top}x"])
+run.glue("mse_raw_top", run.metrics[f"mse_raw_{top}x"])
 
 # %% [markdown]
 # Second, samples. Each model draws {glue:text}`per_class_n` images of every digit for each of
@@ -279,11 +279,11 @@ run.metric("mse_raw_top", run.metrics[f"mse_raw_{top}x"])
 # column:
 
 # %%
-run.metric("per_class_n", p.per_class)
-run.metric("sampler_steps_n", p.sampler_steps)
-run.metric("guidance_w", p.guidance)
+run.glue("per_class_n", p.per_class)
+run.glue("sampler_steps_n", p.sampler_steps)
+run.glue("guidance_w", p.guidance)
 sampling_seeds = [p.seed + 1000 * i for i in range(p.sample_seeds)]
-run.metric("sample_seeds_n", len(sampling_seeds))
+run.glue("sample_seeds_n", len(sampling_seeds))
 scores, images = sample_and_judge(models, sizes, {s: p.per_class for s in sizes}, p.sampler_steps,
                                   p.guidance, sampling_seeds, zoo.create("classifier", p.scale)[0], dev)
 for s in sizes:
@@ -303,7 +303,7 @@ display(Markdown("\n".join(table)))
 acc = {(name, s): [r["accuracy"] for r in scores[(name, s)]] for name in models for s in sizes}
 for name, key in zip(models, ("teacher", "init", "linfusion", "raw")):
     for s, u in zip(sizes, p.upscales):
-        run.metric(f"acc_{key}_{u}x", float(np.mean(acc[(name, s)])))
+        run.glue(f"acc_{key}_{u}x", float(np.mean(acc[(name, s)])))
 
 # %% [markdown]
 # ## Scaling
@@ -317,9 +317,9 @@ for name, key in zip(models, ("teacher", "init", "linfusion", "raw")):
 # {glue:text}`softmax_max_n` tokens: beyond that it needs gigabytes.
 
 # %%
-run.metric("heads_n", p.heads)
-run.metric("head_dim_n", p.head_dim)
-run.metric("softmax_max_n", p.softmax_max_tokens)
+run.glue("heads_n", p.heads)
+run.glue("head_dim_n", p.head_dim)
+run.glue("softmax_max_n", p.softmax_max_tokens)
 token_counts = [int(n) for n in 2 ** np.arange(np.log2(p.tokens_min), np.log2(p.tokens_max) + 1)]
 results = sweep(token_counts, max_tokens={"softmax": p.softmax_max_tokens}, heads=p.heads, head_dim=p.head_dim,
                 device=str(dev), threads=1)
@@ -348,20 +348,20 @@ def big(kern):  # fit above the smallest sizes, where fixed overheads dominate
 slopes = {kern: loglog_slope([n for n, _, _ in big(kern)], [t for _, t, _ in big(kern)]) for kern in curves}
 mem_slopes = {kern: loglog_slope([n for n, _, _ in big(kern)], [b for _, _, b in big(kern)]) for kern in curves}
 for kern in curves:
-    run.metric(f"time_slope_{kern}", slopes[kern])
-    run.metric(f"memory_slope_{kern}", mem_slopes[kern])
+    run.glue(f"time_slope_{kern}", slopes[kern])
+    run.glue(f"memory_slope_{kern}", mem_slopes[kern])
 largest = curves["linear"][-1][0]
 at = lambda kern, n: next(pt for pt in curves[kern] if pt[0] == n)
-run.metric("tokens_largest", largest)
-run.metric("speedup_vs_sdpa_largest", at("sdpa", largest)[1] / at("linear", largest)[1])
-run.metric("memory_ratio_linear_over_sdpa_largest", at("linear", largest)[2] / at("sdpa", largest)[2])
+run.glue("tokens_largest", largest)
+run.glue("speedup_vs_sdpa_largest", at("sdpa", largest)[1] / at("linear", largest)[1])
+run.glue("memory_ratio_linear_over_sdpa_largest", at("linear", largest)[2] / at("sdpa", largest)[2])
 soft_n = curves["softmax"][-1][0]
-run.metric("tokens_softmax_largest", soft_n)
-run.metric("speedup_vs_softmax", at("softmax", soft_n)[1] / at("linear", soft_n)[1])
-run.metric("memory_saving_vs_softmax", at("softmax", soft_n)[2] / at("linear", soft_n)[2])
+run.glue("tokens_softmax_largest", soft_n)
+run.glue("speedup_vs_softmax", at("softmax", soft_n)[1] / at("linear", soft_n)[1])
+run.glue("memory_saving_vs_softmax", at("softmax", soft_n)[2] / at("linear", soft_n)[2])
 common = [n for n, _, _ in curves["linear"] if any(m == n for m, _, _ in curves["sdpa"])]
 cross = crossover(common, [at("linear", n)[1] for n in common], [at("sdpa", n)[1] for n in common])
-run.metric("crossover_vs_sdpa", "(none in this range)" if cross is None else f"{cross:,.0f}")
+run.glue("crossover_vs_sdpa", "(none in this range)" if cross is None else f"{cross:,.0f}")
 display(Markdown("| kernel | time slope | memory slope |\n|---|---|---|\n" + "\n".join(
     f"| {styles[k][0]} | {slopes[k]:.2f} | {mem_slopes[k]:.2f} |" for k in curves)))
 
@@ -447,7 +447,7 @@ if p.base_model is not None:
     sd = stable_diffusion_comparison(p.base_model, p.linfusion_weights, p.resolutions, steps=p.sampler_steps,
                                      guidance=p.guidance, seed=p.seed, device=dev)
     for key, value in sd["metrics"].items():
-        run.metric(key, value)
+        run.glue(key, value)
     display(Markdown(sd["table"]))
     for fig in sd["figures"]:
         display(fig)

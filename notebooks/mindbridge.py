@@ -150,7 +150,7 @@ p
 # %%
 setting = make_setting(p)
 subjects = setting.sources + [setting.new]
-run.metric("silent_share", setting.meta["silent_share"])
+run.glue("silent_share", setting.meta["silent_share"])
 display(Markdown("\n".join(
     ["| subject | role | voxels $F_s$ | training stimuli | test stimuli (shared) | repeats |", "|---|---|---|---|---|---|"]
     + [f"| {s.id} | {'new' if s is setting.new else 'source'} | {s.voxels:,} | {len(s.train_idx)} | "
@@ -203,10 +203,10 @@ fig.tight_layout();
 # %%
 bridge_shape = build_model(setting, setting.sources, p)
 single_shape = build_model(setting, setting.sources[:1], p, with_builders=False)
-run.metric("params_bridge", parameter_count(bridge_shape))
-run.metric("params_singles", sum(parameter_count(build_model(setting, [s], p, with_builders=False))
+run.glue("params_bridge", parameter_count(bridge_shape))
+run.glue("params_singles", sum(parameter_count(build_model(setting, [s], p, with_builders=False))
                                  for s in setting.sources))
-run.metric("params_ratio", run.metrics["params_singles"] / run.metrics["params_bridge"])
+run.glue("params_ratio", run.metrics["params_singles"] / run.metrics["params_bridge"])
 print(bridge_shape)
 
 # %% [markdown]
@@ -252,8 +252,8 @@ print(bridge_shape)
 
 # %%
 seed_list = [p.seed + i for i in range(p.seeds)]
-run.metric("n_seeds", len(seed_list))
-run.metric("retrieval_n", min(p.retrieval_n, p.test_stimuli))
+run.glue("n_seeds", len(seed_list))
+run.glue("retrieval_n", min(p.retrieval_n, p.test_stimuli))
 cross, adapt, first = [], [], None
 for s in seed_list:
     bridge, singles, metrics = cross_subject(setting, p, s, dev)
@@ -275,7 +275,7 @@ for s in setting.sources:
 display(Markdown("\n".join(rows)))
 for model in ("bridge", "single"):
     for key in ("top1", "cos_image", "cos_text"):
-        run.metric(f"{key}_{model}", float(np.mean(per_seed(model, key))))
+        run.glue(f"{key}_{model}", float(np.mean(per_seed(model, key))))
 
 # %% mystnb={"image": {"alt": "Grouped bar chart of top-1 retrieval on held-out stimuli for each source subject, one bar for the single MindBridge model and one for the per-subject model, with seed values as dots and a dashed line at chance."}}
 fig, ax = plt.subplots(figsize=(6.4, 3.2))
@@ -307,8 +307,8 @@ image_grid({"stimulus": setting.images[setting.test_idx][:show],
             "per-subject": retrieved(first[1][s1.id], setting, s1, n_cand, show, dev)}, size=0.55);
 
 # %%
-run.metric("class_agreement_bridge", retrieval_class_agreement(first[0], setting, s1, n_cand, dev))
-run.metric("class_agreement_single", retrieval_class_agreement(first[1][s1.id], setting, s1, n_cand, dev))
+run.glue("class_agreement_bridge", retrieval_class_agreement(first[0], setting, s1, n_cand, dev))
+run.glue("class_agreement_single", retrieval_class_agreement(first[1][s1.id], setting, s1, n_cand, dev))
 
 # %% [markdown]
 # Over all test stimuli of subject 1 (first seed), the top-1 image shows the right digit
@@ -323,8 +323,8 @@ run.metric("class_agreement_single", retrieval_class_agreement(first[1][s1.id], 
 
 # %%
 same, other = synthesis_correlation(first[0], setting, setting.sources[0], setting.sources[1], dev)
-run.metric("synth_corr_same", same)
-run.metric("synth_corr_other", other)
+run.glue("synth_corr_same", same)
+run.glue("synth_corr_other", other)
 
 # %% [markdown]
 # ## Experiment 2: a new subject with little data
@@ -335,8 +335,8 @@ run.metric("synth_corr_other", other)
 # and **scratch** (a per-subject model trained on the new subject alone: the paper's "vanilla").
 
 # %%
-run.metric("new_subject_id", setting.new.id)
-run.metric("fractions_text", ", ".join(f"{f:.0%}" for f in p.fractions))
+run.glue("new_subject_id", setting.new.id)
+run.glue("fractions_text", ", ".join(f"{f:.0%}" for f in p.fractions))
 ns = {fr: adapt[0][(fr, ARMS[0])]["n"] for fr in p.fractions}
 rows = ["| share | samples | " + " | ".join(ARMS) + " |", "|---|---|" + "---|" * len(ARMS)]
 for fr in p.fractions:
@@ -345,12 +345,12 @@ for fr in p.fractions:
 display(Markdown("\n".join(rows)))
 for fr in p.fractions:
     for arm in ARMS:
-        run.metric(f"new_top1_{arm.replace(' + ', '_').replace(' ', '_')}_{round(fr * 100)}pct",
+        run.glue(f"new_top1_{arm.replace(' + ', '_').replace(' ', '_')}_{round(fr * 100)}pct",
                    float(np.mean([a[(fr, arm)]["top1"] for a in adapt])), glue=False)
 for end, fr in (("low", min(p.fractions)), ("high", max(p.fractions))):
-    run.metric(f"new_{end}_n", ns[fr])
+    run.glue(f"new_{end}_n", ns[fr])
     for arm, key in zip(ARMS, ("pseudo", "reset", "scratch")):
-        run.metric(f"new_{end}_{key}", float(np.mean([a[(fr, arm)]["top1"] for a in adapt])))
+        run.glue(f"new_{end}_{key}", float(np.mean([a[(fr, arm)]["top1"] for a in adapt])))
 
 # %% mystnb={"image": {"alt": "Line plot of the new subject's top-1 retrieval against the number of its training samples, one line each for reset-tuning with pseudo augmentation, reset-tuning without it, and training from scratch, with a dashed chance line."}}
 fig, ax = plt.subplots(figsize=(6.0, 3.4))

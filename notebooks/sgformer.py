@@ -119,8 +119,8 @@ torch.manual_seed(0)
 hybrid = sg.HybridScaleAttention(dim=32, num_heads=2, sr_ratio=2, window=7)
 x_tokens = torch.randn(1, 14 * 14, 32)
 out, S = hybrid(x_tokens, 14, 14)
-run.metric("demo_sig_sum", S.sum().item())
-run.metric("demo_sig_expected", float(2 ** 2 + 14 * 14 // 49))
+run.glue("demo_sig_sum", S.sum().item())
+run.glue("demo_sig_expected", float(2 ** 2 + 14 * 14 // 49))
 print(tuple(out.shape), tuple(S.shape), "requires_grad:", S.requires_grad)
 
 # %% [markdown]
@@ -168,7 +168,7 @@ plt.show()
 # parameters, next to the card's numbers {cite}`ren2023sgformer`, counted on the `meta` device:
 
 # %%
-run.metric("demo_kv_tokens", guided.kv_tokens)
+run.glue("demo_kv_tokens", guided.kv_tokens)
 card = {"sgformer_s": (4.8, 23), "sgformer_m": (7.5, 39), "sgformer_b": (15.6, 78)}
 rows = ["| variant | GMACs (here) | GMACs (paper) | params M (here) | params M (paper) | KV tokens per stage |",
         "|---|---|---|---|---|---|"]
@@ -177,7 +177,7 @@ for name, (g_paper, p_paper) in card.items():
         net = timm.create_model(name)
     macs = sg.count_macs(net, 224) / 1e9
     params = sum(t.numel() for t in net.parameters()) / 1e6
-    run.metric(f"gmacs_{name}", macs), run.metric(f"params_m_{name}", params)
+    run.glue(f"gmacs_{name}", macs), run.glue(f"params_m_{name}", params)
     kv = sorted(set(net.kv_tokens().values()), reverse=True)
     rows.append(f"| `{name}` | {macs:.2f} | {g_paper} | {params:.1f} | {p_paper} | {kv} |")
 display(Markdown("\n".join(rows)))
@@ -204,7 +204,7 @@ except ValueError as err:
 
 # %%
 data = sg.canvas_data(p.canvas, p.digit_size, p.n_train, p.n_test, seed=p.seed)
-run.metric("canvas", p.canvas), run.metric("digit_size", p.digit_size)
+run.glue("canvas", p.canvas), run.glue("digit_size", p.digit_size)
 fig, axes = plt.subplots(1, 8, figsize=(8, 1.3))
 for a, img, box in zip(axes, data.x_test[:8], data.boxes_test[:8]):
     a.imshow(img.permute(1, 2, 0).numpy())
@@ -236,17 +236,17 @@ acc = {k: np.array(v) for k, v in results["acc"].items()}
 rows = ["| model | test accuracy (mean ± sd over seeds) | params | MMACs | CPU latency, batch 32 (ms) |",
         "|---|---|---|---|---|"]
 for k in sg.KINDS:
-    run.metric(f"acc_{k}", float(acc[k].mean()))
-    run.metric(f"acc_sd_{k}", float(acc[k].std(ddof=1)) if len(acc[k]) > 1 else 0.0)
-    run.metric(f"mmacs_{k}", results["macs"][k] / 1e6), run.metric(f"params_{k}", results["params"][k])
-    run.metric(f"latency_ms_{k}", results["latency_ms"][k])
+    run.glue(f"acc_{k}", float(acc[k].mean()))
+    run.glue(f"acc_sd_{k}", float(acc[k].std(ddof=1)) if len(acc[k]) > 1 else 0.0)
+    run.glue(f"mmacs_{k}", results["macs"][k] / 1e6), run.glue(f"params_{k}", results["params"][k])
+    run.glue(f"latency_ms_{k}", results["latency_ms"][k])
     rows.append(f"| {sg.LABELS[k]} | {acc[k].mean():.3f} ± {acc[k].std(ddof=1) if len(acc[k]) > 1 else 0:.3f} | "
                 f"{results['params'][k]:,} | {results['macs'][k] / 1e6:.1f} | {results['latency_ms'][k]:.1f} |")
 ratio_sra = results["macs"]["sra"] / results["macs"]["sgformer"]
 ratio_vit = results["macs"]["vit"] / results["macs"]["sgformer"]
-run.metric("macs_ratio_sra", ratio_sra), run.metric("macs_ratio_vit", ratio_vit)
-run.metric("vit_depth", results["vit_shape"][0]), run.metric("vit_mlp_ratio", results["vit_shape"][1])
-run.metric("n_seeds", p.seeds)
+run.glue("macs_ratio_sra", ratio_sra), run.glue("macs_ratio_vit", ratio_vit)
+run.glue("vit_depth", results["vit_shape"][0]), run.glue("vit_mlp_ratio", results["vit_shape"][1])
+run.glue("n_seeds", p.seeds)
 display(Markdown("\n".join(rows)))
 
 # %% [markdown]
@@ -289,9 +289,9 @@ plt.show()
 
 # %%
 hits, chance = np.array(results["hits"]["sgformer"]), np.array(results["chance"])
-run.metric("peak_hit_rate", float(hits.mean())), run.metric("peak_chance", float(chance.mean()))
-run.metric("peak_hit_rate_random", float(np.mean(results["hits"]["random"])))
-run.metric("top_quarter_precision", float(np.mean(results["precision"]["sgformer"])))
+run.glue("peak_hit_rate", float(hits.mean())), run.glue("peak_chance", float(chance.mean()))
+run.glue("peak_hit_rate_random", float(np.mean(results["hits"]["random"])))
+run.glue("top_quarter_precision", float(np.mean(results["precision"]["sgformer"])))
 
 # %% [markdown]
 # Over the test canvases the map's peak lies on the digit {glue:text}`peak_hit_rate:.3f` of the time, where a
@@ -358,7 +358,7 @@ if p.scale == "full" and p.data_dir is not None:
                eval_only=p.eval_only, ckpt=p.ckpt, workers=8, save=str(run.folder / "checkpoint.pth"))
     imagenet = launch(worker, p.gpus, cfg, device=dev, timeout_s=7 * 24 * 3600)[0]
     for key, value in imagenet.items():
-        run.metric(f"imagenet_{key}", value)
+        run.glue(f"imagenet_{key}", value)
     display(imagenet)
 
 # %%

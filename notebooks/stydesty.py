@@ -200,15 +200,15 @@ search_log = None
 if p.search_iters > 0:
     _, search_log = search_position(data.x_train, data.y_train, cfg, p.seed, dev, iters=p.search_iters,
                                     lr=p.search_lr)
-    run.metric("search_position", search_log["position"])
-    run.metric("search_position_name", search_log["name"])
+    run.glue("search_position", search_log["position"])
+    run.glue("search_position_name", search_log["name"])
     plot_search(search_log, CANDIDATES);
 else:
-    run.metric("search_position", -1)
-    run.metric("search_position_name", "(search skipped)")
+    run.glue("search_position", -1)
+    run.glue("search_position_name", "(search skipped)")
 chosen = p.position if p.position is not None else (search_log["position"] if search_log else OFFICIAL_POSITION)
-run.metric("position", chosen)
-run.metric("position_name", CANDIDATES[chosen])
+run.glue("position", chosen)
+run.glue("position_name", CANDIDATES[chosen])
 
 # %% [markdown]
 # The search ends on position {glue:text}`search_position` (after `{glue:text}`search_position_name``); the
@@ -245,12 +245,12 @@ plot_accuracies(summary, names + ["target_mean"], colors);
 per_arm = {arm: [r["acc"]["target_mean"] for r in results if r["arm"] == arm] for arm in arms}
 for arm in arms:
     for name in names + ["target_mean", "source_val"]:
-        run.metric(f"acc_{arm}_{name}", summary[arm][name][0])
+        run.glue(f"acc_{arm}_{name}", summary[arm][name][0])
     if len(seed_list) > 1:
-        run.metric(f"std_{arm}_target_mean", summary[arm]["target_mean"][1])
-run.metric("gain_vs_erm", summary["stydesty"]["target_mean"][0] - summary["erm"]["target_mean"][0])
-run.metric("gain_vs_randconv", summary["stydesty"]["target_mean"][0] - summary["randconv"]["target_mean"][0])
-run.metric("n_seeds", len(seed_list))
+        run.glue(f"std_{arm}_target_mean", summary[arm]["target_mean"][1])
+run.glue("gain_vs_erm", summary["stydesty"]["target_mean"][0] - summary["erm"]["target_mean"][0])
+run.glue("gain_vs_randconv", summary["stydesty"]["target_mean"][0] - summary["randconv"]["target_mean"][0])
+run.glue("n_seeds", len(seed_list))
 
 # %% [markdown]
 # Averaged over the five target domains, StyDeSty reaches {glue:text}`acc_stydesty_target_mean:.3f`
@@ -278,15 +278,15 @@ if p.sweep:
     done = {chosen: next(r for r in results if r["arm"] == "stydesty" and r["seed"] == p.seed)}
     swept = sweep_positions(data, cfg, p.seed, dev, done)
     for k, r in swept.items():
-        run.metric(f"sweep_{CANDIDATES[k]}_target_mean", r["acc"]["target_mean"])
+        run.glue(f"sweep_{CANDIDATES[k]}_target_mean", r["acc"]["target_mean"])
     best = max(swept, key=lambda k: swept[k]["acc"]["target_mean"])
-    run.metric("sweep_best_position_name", CANDIDATES[best])
+    run.glue("sweep_best_position_name", CANDIDATES[best])
     display(Markdown("\n".join(
         ["| position | after | source | target mean |", "|---|---|---|---|"]
         + [f"| {k}{' (chosen)' if k == chosen else ''} | {CANDIDATES[k]} | {r['acc'][data.source]:.3f} | "
            f"{r['acc']['target_mean']:.3f} |" for k, r in swept.items()])))
 else:
-    run.metric("sweep_best_position_name", "(sweep skipped)")
+    run.glue("sweep_best_position_name", "(sweep skipped)")
 
 # %% [markdown]
 # The best position in this sweep, by target accuracy: after `{glue:text}`sweep_best_position_name``. One

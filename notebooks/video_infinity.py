@@ -142,7 +142,7 @@ DualScope(**scope)
 worlds = (2,) if p.scale == "smoke" else (2, 4)
 ex = exactness(16, worlds, dict(padding=2, top_k=4, phase_t=p.phase_t, bias=p.bias), device=dev.type)
 for name, value in ex.items():
-    run.metric(name, value)
+    run.glue(name, value)
 ex
 
 # %% [markdown]
@@ -160,22 +160,22 @@ ex
 # oversubscription, so 4 processes are used for correctness only.
 
 # %%
-run.metric("cost_frames", p.cost_frames)
+run.glue("cost_frames", p.cost_frames)
 costs = measure_costs(p.cost_frames, p.cost_size, 2 if p.scale == "smoke" else 3, scope, dev.type)
 one, two = costs[1][0], costs[2]
 mem1, mem2 = one["peak_mb"], max(r["peak_mb"] for r in two)
 t1, t2 = one["seconds_per_step"], max(r["seconds_per_step"] for r in two)
 comm_share = max(r["comm_seconds_per_step"] / r["seconds_per_step"] for r in two)
-run.metric("peak_mb_1proc", mem1), run.metric("peak_mb_2proc", mem2), run.metric("mem_ratio", mem2 / mem1)
-run.metric("s_per_step_1proc", t1), run.metric("s_per_step_2proc", t2), run.metric("comm_share", comm_share)
+run.glue("peak_mb_1proc", mem1), run.glue("peak_mb_2proc", mem2), run.glue("mem_ratio", mem2 / mem1)
+run.glue("s_per_step_1proc", t1), run.glue("s_per_step_2proc", t2), run.glue("comm_share", comm_share)
 
 # %%
 lengths = (p.cost_frames // 2, p.cost_frames, p.cost_frames * 2)
 nbytes = measure_bytes(lengths, 4 if p.scale == "smoke" else 8, 2, scope, dev.type)
 dual_growth = nbytes["dual_scope"][-1] / nbytes["dual_scope"][0]
 full_growth = nbytes["full_gather"][-1] / nbytes["full_gather"][0]
-run.metric("bytes_dual_growth", dual_growth), run.metric("bytes_full_growth", full_growth)
-run.metric("bytes_per_step_dual", nbytes["dual_scope"][1])
+run.glue("bytes_dual_growth", dual_growth), run.glue("bytes_full_growth", full_growth)
+run.glue("bytes_per_step_dual", nbytes["dual_scope"][1])
 
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
 axes[0].bar(["1 process", "2 processes"], [mem1, mem2], color=[BASELINE_COLOR, METHOD_COLOR])
@@ -208,7 +208,7 @@ fig.tight_layout()
 
 # %%
 video_model, video_meta = motion_model(p.scale)
-run.metric("motion_final_loss", video_meta["facts"]["final_loss"])
+run.glue("motion_final_loss", video_meta["facts"]["final_loss"])
 classifier, _ = create("classifier", p.scale)
 seed_list = [p.seed + s for s in range(p.seeds)]
 videos = generate_three_ways(p.scale, p.clips, p.clip_frames, p.steps, scope, seed_list, dev.type)
@@ -222,13 +222,13 @@ videos = generate_three_ways(p.scale, p.clips, p.clip_frames, p.steps, scope, se
 # class (the digit keeps its identity).
 
 # %%
-run.metric("n_clips", p.clips), run.metric("clip_frames", p.clip_frames)
+run.glue("n_clips", p.clips), run.glue("clip_frames", p.clip_frames)
 ways = [w for w in ("independent", "video_infinity", "whole") if videos[w]]
 seams = {w: [seam_ratio(v, p.clip_frames) for v in videos[w]] for w in ways}
 consistency = {w: [digit_consistency(v, classifier)[0] for v in videos[w]] for w in ways}
 for w in ways:
-    run.metric(f"seam_{w}", sum(seams[w]) / len(seams[w]))
-    run.metric(f"consistency_{w}", sum(consistency[w]) / len(consistency[w]))
+    run.glue(f"seam_{w}", sum(seams[w]) / len(seams[w]))
+    run.glue(f"consistency_{w}", sum(consistency[w]) / len(consistency[w]))
 
 # %%
 b = p.clip_frames  # frames around the first boundary
