@@ -36,8 +36,9 @@
 #   {cite}`zhang2022bia`. The prompts are a CoOp-style learnable context {cite}`zhou2022coop` prepended
 #   to the class name inside the text tower. The two losses ($\mathcal L_{att}$ with a semantic
 #   embedding-cosine term; $\mathcal L_{def}$ with a clean-image term that keeps the prompts valid), their
-#   weights, the alternation schedule (R rounds of $T_a$ generator steps and then $T_d$ prompt steps) and
-#   every hyperparameter are our guesses, not the paper's. No number from the paper is reproduced,
+#   weights, the alternation schedule (R rounds of $T_a$ generator steps and then $T_d$ prompt steps), a
+#   fixed gain of 4 before the $\tanh$ (so that perturbations start near the budget's edge, as CDA's
+#   projected outputs do) and every hyperparameter are our guesses, not the paper's. No number from the paper is reproduced,
 #   because none could be retrieved.
 # - **Simplified for the miniature:** 16x16 digits instead of ImageNet; the zoo's tiny CLIP (a two-layer
 #   ViT and text transformer trained here) instead of CLIP ViT-B/32; minutes of generator training

@@ -158,11 +158,15 @@ class PerturbationGenerator(nn.Module):
     """CDA/BIA-style ResNet encoder-decoder: ``x' = clip_[0,1](x + eps * tanh(G(x)))``.
 
     ``(B, 3, H, W) -> (B, 3, H, W)``, ``H, W`` even. ``eps`` is a buffer, so ``eps = 0`` gives ``x' = x``.
+    ``gain`` scales the last layer's output before ``tanh`` (``G = gain * net``): the same family of
+    perturbations, but they start near the budget's edge, as the projected outputs of CDA/BIA do, instead
+    of near zero (our choice; the paper's initialisation is unknown).
     """
 
-    def __init__(self, eps: float, width: int = 32, blocks: int = 2, channels: int = 3):
+    def __init__(self, eps: float, width: int = 32, blocks: int = 2, channels: int = 3, gain: float = 4.0):
         super().__init__()
         self.register_buffer("eps", torch.tensor(check_budget(eps)))
+        self.gain = float(gain)
         w = width
         self.net = nn.Sequential(
             nn.Conv2d(channels, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(),
@@ -173,7 +177,7 @@ class PerturbationGenerator(nn.Module):
         )
 
     def perturbation(self, x: torch.Tensor) -> torch.Tensor:
-        return self.eps * torch.tanh(self.net(x))
+        return self.eps * torch.tanh(self.gain * self.net(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x + self.perturbation(x)).clamp(0, 1)
