@@ -150,8 +150,8 @@ train, val, test = load_real(p.data_root, p.image_size)
 make = lambda: make_model(p.arch, train.shape[0], train.num_classes, p.width, p.image_size)
 agreement = taylor_agreement(make, train, ipc=1, K=p.unroll_k, alphas=[p.inner_lr, p.inner_lr / 10],
                              real_batch=p.unrolled_batch, seed=p.seed, device=dev)
-run.metric("taylor_cosine", agreement[0]["cosine"])
-run.metric("taylor_cosine_small_alpha", agreement[1]["cosine"])
+run.glue("taylor_cosine", agreement[0]["cosine"])
+run.glue("taylor_cosine_small_alpha", agreement[1]["cosine"])
 display(Markdown("\n".join(["| inner learning rate α | cosine(Taylor, unrolled) | relative error |", "|---|---|---|"]
                            + [f"| {r['alpha']:g} | {r['cosine']:.4f} | {r['relative_error']:.4f} |" for r in agreement])))
 
@@ -178,9 +178,9 @@ display(Markdown("\n".join(["| inner learning rate α | cosine(Taylor, unrolled)
 # the gradient of {eq}`teddy-loss` for one pool model, one class at a time.
 
 # %%
-run.metric("taylor_alpha", p.inner_lr)
-run.metric("distance", p.distance)
-run.metric("unroll_k", p.unroll_k)
+run.glue("taylor_alpha", p.inner_lr)
+run.glue("distance", p.distance)
+run.glue("unroll_k", p.unroll_k)
 
 # %% [markdown]
 # ## A pool of weak models
@@ -192,22 +192,22 @@ run.metric("unroll_k", p.unroll_k)
 # the trained base model alone. Their accuracy on the validation split:
 
 # %%
-run.metric("pool_size", p.pool_size)
-run.metric("prior_every", p.prior_every)
+run.glue("pool_size", p.pool_size)
+run.glue("prior_every", p.prior_every)
 t0 = time.perf_counter()
 pools = build_pools(make, train.loader(64, p.seed), pool_size=p.pool_size, prior_every=p.prior_every,
                     base_steps=p.base_steps, prune_ratios=p.prune_ratios, finetune_steps=p.finetune_steps,
                     lr=p.base_lr, seed=p.seed, device=dev, evaluate=lambda m: heldout_accuracy(m, val, dev))
-run.metric("pool_seconds", time.perf_counter() - t0)
+run.glue("pool_seconds", time.perf_counter() - t0)
 display(Markdown("\n".join(["| pool | model | validation accuracy |", "|---|---|---|"]
                            + [f"| {kind} | {label} | {acc:.3f} |" for kind, pool in pools.items()
                               for label, acc in zip(pool.labels, pool.accuracy)])))
 
 # %%
-run.metric("weak_acc_min", min(pools["weak"].accuracy))
-run.metric("weak_acc_max", max(pools["weak"].accuracy))
-run.metric("base_acc", pools["strong"].accuracy[0])
-run.metric("fresh_acc_mean", sum(pools["fresh"].accuracy) / len(pools["fresh"]))
+run.glue("weak_acc_min", min(pools["weak"].accuracy))
+run.glue("weak_acc_max", max(pools["weak"].accuracy))
+run.glue("base_acc", pools["strong"].accuracy[0])
+run.glue("fresh_acc_mean", sum(pools["fresh"].accuracy) / len(pools["fresh"]))
 
 # %% [markdown]
 # The fresh networks sit at chance ({glue:text}`fresh_acc_mean:.2f` on average) and the trained base model
@@ -233,7 +233,7 @@ run.metric("fresh_acc_mean", sum(pools["fresh"].accuracy) / len(pools["fresh"]))
 # shifts, tested on the held-out test split.
 
 # %%
-run.metric("ablation_ipc", p.ablation_ipc)
+run.glue("ablation_ipc", p.ablation_ipc)
 teacher = None
 if p.soft_labels:  # full scale: soft labels from the trained base model, as in SRe2L-style relabelling
     teacher = make().to(dev).eval()
@@ -247,10 +247,10 @@ def mean(values):
 
 for method, by_ipc in results.acc.items():
     for ipc, accs in by_ipc.items():
-        run.metric(f"acc_{method}_ipc{ipc}", mean(accs))
+        run.glue(f"acc_{method}_ipc{ipc}", mean(accs))
 for method, by_ipc in results.steps.items():
     for ipc, steps in by_ipc.items():
-        run.metric(f"steps_{method}_ipc{ipc}", mean(steps))
+        run.glue(f"steps_{method}_ipc{ipc}", mean(steps))
 rows = ["| method | " + " | ".join(f"IPC {i}" for i in p.ipcs) + " |", "|---|" + "---|" * len(p.ipcs)]
 for method, label in METHODS.items():
     if method in results.acc:
@@ -286,11 +286,11 @@ fig.tight_layout()
 
 # %%
 small = min(p.ipcs)
-run.metric("ipc_small", small)
-run.metric("outer_steps", p.outer_steps)
+run.glue("ipc_small", small)
+run.glue("outer_steps", p.outer_steps)
 for key in ("teddy", "random", "unrolled_time"):
-    run.metric(f"acc_{key}_small", mean(results.acc[key][small]))
-run.metric("steps_unrolled_time_small", mean(results.steps["unrolled_time"][small]))
+    run.glue(f"acc_{key}_small", mean(results.acc[key][small]))
+run.glue("steps_unrolled_time_small", mean(results.steps["unrolled_time"][small]))
 shown = {METHODS[m]: results.images[m][small] for m in ("random", "unrolled", "unrolled_time", "teddy")}
 image_grid(shown, size=0.55);
 
@@ -310,7 +310,7 @@ image_grid({f"Teddy, IPC {big}, class {c}": per_class[c][:10] for c in range(min
 
 # %%
 for key in ("teddy", "teddy_fresh", "teddy_strong"):
-    run.metric(f"acc_{key}_ablation", mean(results.acc[key][p.ablation_ipc]))
+    run.glue(f"acc_{key}_ablation", mean(results.acc[key][p.ablation_ipc]))
 
 # %% [markdown]
 # ## What it costs
@@ -338,14 +338,14 @@ fig.tight_layout()
 
 # %%
 at = {r["K"]: r for r in cost}
-run.metric("cost_k_ref", k_ref)
-run.metric("cost_k_max", max(Ks))
-run.metric("mem_ratio_ref", at[k_ref]["unrolled_bytes"] / at[k_ref]["teddy_bytes"])
-run.metric("mem_ratio_max", at[max(Ks)]["unrolled_bytes"] / at[max(Ks)]["teddy_bytes"])
-run.metric("time_ratio_ref", at[k_ref]["unrolled_seconds"] / at[k_ref]["teddy_seconds"])
-run.metric("taylor_mem_spread", max(r["taylor_bytes"] for r in cost) / min(r["taylor_bytes"] for r in cost))
-run.metric("teddy_mib", at[k_ref]["teddy_bytes"] / 2**20)
-run.metric("unrolled_mib_ref", at[k_ref]["unrolled_bytes"] / 2**20)
+run.glue("cost_k_ref", k_ref)
+run.glue("cost_k_max", max(Ks))
+run.glue("mem_ratio_ref", at[k_ref]["unrolled_bytes"] / at[k_ref]["teddy_bytes"])
+run.glue("mem_ratio_max", at[max(Ks)]["unrolled_bytes"] / at[max(Ks)]["teddy_bytes"])
+run.glue("time_ratio_ref", at[k_ref]["unrolled_seconds"] / at[k_ref]["teddy_seconds"])
+run.glue("taylor_mem_spread", max(r["taylor_bytes"] for r in cost) / min(r["taylor_bytes"] for r in cost))
+run.glue("teddy_mib", at[k_ref]["teddy_bytes"] / 2**20)
+run.glue("unrolled_mib_ref", at[k_ref]["unrolled_bytes"] / 2**20)
 run.extra["cost"] = cost
 
 # %% [markdown]
@@ -405,9 +405,9 @@ display(run.claims_table())
 # disagrees with the paper's choice at this size, and we report it as measured.
 
 # %%
-run.metric("beats_random_small_verdict", next(c["verdict"] for c in run.claims
+run.glue("beats_random_small_verdict", next(c["verdict"] for c in run.claims
                                               if c["name"] == f"beats_random_ipc{small}"))
-run.metric("beats_unrolled_small_verdict", next(c["verdict"] for c in run.claims
+run.glue("beats_unrolled_small_verdict", next(c["verdict"] for c in run.claims
                                                 if c["name"] == f"beats_unrolled_ipc{small}"))
 
 # %% [markdown]
