@@ -173,7 +173,7 @@ checkpoints = weak_teacher_trajectory(setting.x, setting.y, p.teacher_steps, p.w
 weak_pool = TeacherPool(checkpoints, len(setting.class_names), setting.x[:4].to(dev), p.temperature)
 final_teacher = TeacherPool(checkpoints[-1:], len(setting.class_names), temperature=p.temperature)
 weak_acc = [accuracy(t, *[s.to(dev) for s in setting.test]) for t in checkpoints]
-run.glue("weak_teacher_accuracies", [round(a, 4) for a in weak_acc], glue=False)
+run.metric("weak_teacher_accuracies", [round(a, 4) for a in weak_acc])
 run.glue("weak_teacher_best", max(weak_acc))
 display(Markdown("| checkpoint | " + " | ".join(str(i + 1) for i in range(len(weak_acc))) + " |\n|---|"
                  + "---|" * len(weak_acc) + "\n| test accuracy | " + " | ".join(f"{a:.3f}" for a in weak_acc) + " |"))

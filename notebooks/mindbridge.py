@@ -345,8 +345,8 @@ for fr in p.fractions:
 display(Markdown("\n".join(rows)))
 for fr in p.fractions:
     for arm in ARMS:
-        run.glue(f"new_top1_{arm.replace(' + ', '_').replace(' ', '_')}_{round(fr * 100)}pct",
-                   float(np.mean([a[(fr, arm)]["top1"] for a in adapt])), glue=False)
+        run.metric(f"new_top1_{arm.replace(' + ', '_').replace(' ', '_')}_{round(fr * 100)}pct",
+                   float(np.mean([a[(fr, arm)]["top1"] for a in adapt])))
 for end, fr in (("low", min(p.fractions)), ("high", max(p.fractions))):
     run.glue(f"new_{end}_n", ns[fr])
     for arm, key in zip(ARMS, ("pseudo", "reset", "scratch")):

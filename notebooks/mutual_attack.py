@@ -58,7 +58,16 @@ steps_attack = None
 steps_defense = None
 seeds = None
 n_test = None
+gen_width = None
+batch_size = None
+lr_generator = None
+lr_prompt = None
+lam = None
+gamma = None
+pgd_steps = None
+target_steps = None
 data_root = None
+seed = 0
 
 # %%
 import numpy as np
@@ -70,7 +79,9 @@ from paperlib.mutual_attack import (LABELS, METHODS, SCHEMA, budget_figure, budg
                                     clip_zero_shot_accuracy, perturbation_figure, run_seeds, summarize)
 
 p = SCHEMA.resolve(scale=scale, device=device, eps=eps, budgets=budgets, rounds=rounds, steps_attack=steps_attack,
-                   steps_defense=steps_defense, seeds=seeds, n_test=n_test, data_root=data_root)
+                   steps_defense=steps_defense, seeds=seeds, n_test=n_test, gen_width=gen_width,
+                   batch_size=batch_size, lr_generator=lr_generator, lr_prompt=lr_prompt, lam=lam, gamma=gamma,
+                   pgd_steps=pgd_steps, target_steps=target_steps, data_root=data_root, seed=seed)
 dev = pick_device(p.device)
 torch.set_num_threads(2)
 seed_everything(p.seed)
@@ -186,7 +197,7 @@ perturbation_figure(setup.x_test, setup.examples, p.eps);
 known = {p.eps: {m: per_seed[m][0] for m in METHODS}}
 curve = budget_sweep(setup, p, dev, seed=0, known=known)
 for m in METHODS:
-    run.metric(f"sweep_{m}", curve[m], glue=False)
+    run.metric(f"sweep_{m}", curve[m])
 run.glue("sweep_max_budget", max(p.budgets))
 run.glue("sweep_mutual_at_max", curve["mutual"][int(np.argmax(p.budgets))])
 budget_figure(p.budgets, curve);

@@ -109,7 +109,7 @@ class Run:
         """Record a measured value in metrics.json and glue it for the prose (``{glue:text}`name```)."""
         return self.metric(name, value, glue=True)
 
-    def metric(self, name: str, value: Any, glue: bool = True) -> Any:
+    def metric(self, name: str, value: Any, glue: bool = False) -> Any:
         """Record a measured value in metrics.json (``glue=True``: see :meth:`glue`). Floats must be finite."""
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"metric {name!r} is {value}: a run must not record non-finite numbers")
