@@ -181,7 +181,7 @@ display(Markdown("| planted cluster | size | true class | relabelled as |\n|---|
 #
 # One call runs all of it for one initialisation $\theta_0$; here is the first.
 
-# %%
+# %% mystnb={"image": {"alt": "Two rows of twenty small digit images: the cluster medoids the synthetic samples start from, and the learnt synthetic samples, which look almost the same."}}
 results = [run_seed(problem, p, p.seed, units, dev)]
 image_grid({"medoids (start)": results[0]["medoids"][:20], "synset (learnt)": results[0]["synset"][:20]},
            size=0.55, title="the first 20 synthetic samples (clusters of classes 0-6)");
@@ -190,7 +190,7 @@ image_grid({"medoids (start)": results[0]["medoids"][:20], "synset (learnt)": re
 # The learnt samples stay close to their medoids: a small change in pixels is enough to move a sample's
 # gradient towards its cluster's mean. The mismatch the synset arrives with at each checkpoint:
 
-# %%
+# %% mystnb={"image": {"alt": "Line plot of the gradient-matching distance at each checkpoint of training, per initialisation."}}
 figures.matching_curve(results);
 
 # %% [markdown]
@@ -239,7 +239,7 @@ display(Markdown("\n".join(rows)))
 # The attribution matrix of the first initialisation, for the test images most affected by any removal,
 # next to the truth; red lines mark the planted clusters:
 
-# %%
+# %% mystnb={"image": {"alt": "Heat maps of the attribution matrix, clusters by test images, for each estimate next to the ground truth from real retraining; red lines mark the planted noisy clusters."}}
 figures.attribution_matrices(results[0], problem.noisy);
 
 # %% [markdown]
@@ -249,14 +249,14 @@ figures.attribution_matrices(results[0], problem.noisy);
 # {glue:text}`precision_medoid:.2f`, first-order {glue:text}`precision_first_order:.2f`, a random ranking
 # {glue:text}`precision_random:.2f`.
 
-# %%
+# %% mystnb={"image": {"alt": "Bar charts of each cluster's total effect on the test loss for each estimate and the truth, with the planted noisy clusters highlighted."}}
 figures.cluster_totals(results[0], problem.noisy);
 
 # %% [markdown]
 # Every entry of each estimate against the truth. The DDM replay estimates effects on the truth's own scale;
 # the medoid-only synset trains a different model, and its removals reflect that model.
 
-# %%
+# %% mystnb={"image": {"alt": "Scatter plots of every attribution entry of each estimate against the ground truth."}}
 figures.agreement(results[0], problem.noisy);
 
 # %% [markdown]

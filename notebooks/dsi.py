@@ -133,7 +133,7 @@ run.glue("ddpm_final_loss", float(ddpm_meta["facts"]["final_loss"]))
 # One target image of each domain inverted at every step of the curve. Small $T$ changes little; large
 # $T$ produces a clean source-style digit, not always the right one.
 
-# %%
+# %% mystnb={"image": {"alt": "A grid of digit images: the first row shows one input from each domain, the following rows the same inputs after inversion at increasing noise steps, ending in clean source-style digits."}}
 benchmark = dg_benchmark(16)
 examples = torch.stack([benchmark[d].x[0] for d in benchmark])
 rows = {"input": examples}
@@ -214,7 +214,7 @@ display(summary_table(results, list(domains)))
 # expected shape: target accuracy rises at moderate $T$ and falls at large $T$, while source accuracy
 # only falls.
 
-# %%
+# %% mystnb={"image": {"alt": "Line plot of accuracy against the noise step: grey lines per target domain, the target mean in orange, the source in blue, the source-validation curve dotted and the chosen step dashed."}}
 fig = curve_figure(results, curve_steps, selection.step, selection.dsi_acc)
 plt.show()
 
@@ -223,7 +223,7 @@ plt.show()
 #
 # The first images of each target subsample: the input, DSI at $T^\*$ (first draw), and the TV-denoised control.
 
-# %%
+# %% mystnb={"image": {"alt": "Pairs of rows per target domain: eight inputs and the same images after DSI at the chosen step."}}
 show_t = selection.step if selection.step > 0 else curve_steps[-1]
 rows = {}
 for d in targets:

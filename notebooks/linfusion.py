@@ -213,7 +213,7 @@ run.glue("teacher_params", sum(t.numel() for t in teacher.parameters()))
 # raw sum by a *fixed* $1/N_l$, $N_l$ being that layer's token count at 16 px (distillation could learn
 # any constant factor anyway); what it lacks is a normaliser that follows $N$ when the image grows.
 
-# %%
+# %% mystnb={"image": {"alt": "Two panels of smoothed distillation loss curves over training steps, total loss and feature loss, for LinFusion (orange) and the raw-sum ablation (blue)."}}
 students = {}
 for name, normalize in (("LinFusion", True), ("raw sum", False)):
     students[name] = distill(teacher, p.distill_steps, p.batch_size, p.lr, normalize=normalize, seed=p.seed,
@@ -278,7 +278,7 @@ run.glue("mse_raw_top", run.metrics[f"mse_raw_{top}x"])
 # samples and of the real test digits (KID; lower is closer). The first seed's samples, one digit per
 # column:
 
-# %%
+# %% mystnb={"image": {"alt": "Grids of generated digits, one row per model (teacher, student before distillation, LinFusion, raw sum), one figure per generation size."}}
 run.glue("per_class_n", p.per_class)
 run.glue("sampler_steps_n", p.sampler_steps)
 run.glue("guidance_w", p.guidance)
@@ -316,7 +316,7 @@ for name, key in zip(models, ("teacher", "init", "linfusion", "raw")):
 # {cite}`dao2022flashattention`: its memory is already linear in $N$), and LinFusion's linear attention. The materialised softmax stops at
 # {glue:text}`softmax_max_n` tokens: beyond that it needs gigabytes.
 
-# %%
+# %% mystnb={"image": {"alt": "Log-log plots of attention time and peak memory against token count for materialised softmax, fused SDPA and LinFusion's linear attention."}}
 run.glue("heads_n", p.heads)
 run.glue("head_dim_n", p.head_dim)
 run.glue("softmax_max_n", p.softmax_max_tokens)

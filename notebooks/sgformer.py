@@ -140,7 +140,7 @@ print(tuple(out.shape), tuple(S.shape), "requires_grad:", S.requires_grad)
 # $(2, 1)$ over two halves in stage 3, so 60, 60 and 147 key/value tokens where uniform reduction keeps 49.
 # A toy map shows who is merged with whom: one-hot tokens make each merged token an indicator of its group.
 
-# %%
+# %% mystnb={"image": {"alt": "Two 8 by 8 maps: a planted significance map with a bright blob, and the size of the group each token is merged into, smallest where significance is highest."}}
 guided = sg.SignificanceGuidedAttention(8, 2, guide=((0.25, 16), (0.5, 4), (0.25, 1)), layout_tokens=64)
 planted = torch.linspace(0, 1, 64).reshape(8, 8)
 planted = planted + 2 * torch.exp(-((torch.arange(8)[:, None] - 5.0) ** 2 + (torch.arange(8) - 2.0) ** 2) / 3)
@@ -202,7 +202,7 @@ except ValueError as err:
 # {cite}`alpaydin1998digits` pasted at a random place on a dimmed photo texture of
 # {glue:text}`canvas` pixels (the data kit's `textured_canvas`); the test canvases use the digits' test split.
 
-# %%
+# %% mystnb={"image": {"alt": "Eight test canvases: small digits on dim photo textures, each digit outlined by a yellow box."}}
 data = sg.canvas_data(p.canvas, p.digit_size, p.n_train, p.n_test, seed=p.seed)
 run.glue("canvas", p.canvas), run.glue("digit_size", p.digit_size)
 fig, axes = plt.subplots(1, 8, figsize=(8, 1.3))
@@ -254,7 +254,7 @@ display(Markdown("\n".join(rows)))
 # and {glue:text}`macs_ratio_vit:.3f` (ViT, depth {glue:text}`vit_depth`, MLP ratio {glue:text}`vit_mlp_ratio`). FLOP counters do not see the sort
 # and the gathers; the latency column does.
 
-# %%
+# %% mystnb={"image": {"alt": "Scatter plot of test accuracy against multiply-adds per image for SG-Former, its random-rank ablation, uniform spatial reduction and a ViT, with error bars over seeds."}}
 fig, ax = plt.subplots(figsize=(5, 3.2))
 colors = {"sgformer": METHOD_COLOR, "random": "#cc79a7", "sra": BASELINE_COLOR, "vit": "#009e73"}
 for k in sg.KINDS:
@@ -270,7 +270,7 @@ plt.show()
 # Stage 1's significance map for four test canvases, at several points of the first seed's training
 # (top rows) and at the end (bottom row, over the canvas):
 
-# %%
+# %% mystnb={"image": {"alt": "Grid of stage-1 significance maps for four test canvases at several training steps, with a bottom row overlaying the final maps on the canvases and the digit boxes."}}
 snaps = results["snapshots"]
 fig, axes = plt.subplots(len(snaps) + 1, 4, figsize=(6, 1.5 * (len(snaps) + 1)))
 for r, (step, maps) in enumerate(snaps):

@@ -119,7 +119,7 @@ p
 # hashed recipe. The *font* domain changes the glyph shapes themselves, something no colour or texture
 # transformation of the source can imitate.
 
-# %%
+# %% mystnb={"image": {"alt": "One row of ten digits per domain of the benchmark: the clean source and the five shifted target domains."}}
 if p.data_root is None:
     data = miniature_data(p.image_size)
 else:
@@ -148,7 +148,7 @@ image_grid({n: data.domains[n][0][torch.linspace(0, len(data.domains[n][1]) - 1,
 # and $w_b=1$, and only $\boldsymbol\sigma_b,\boldsymbol\mu_b$ move. `Stylizer(...)` is G, `stylize(G, x, a)`
 # makes $x^T$. Rows below: source digits, G with its stored filters, three random draws (untrained G).
 
-# %%
+# %% mystnb={"image": {"alt": "Rows of ten source digits: the originals, the untrained stylizer's output with its stored filters, and three random stylizations."}}
 cfg = Config(iters=p.iters, inner_iters=p.inner_iters, batch_size=p.batch_size, lr=p.lr, lr_aug=p.lr_aug,
              aug_weight=p.aug_weight, alpha_align=p.alpha_align, alpha_lik=p.alpha_lik, beta_sem=p.beta_sem,
              beta_lik=p.beta_lik, beta_align=p.beta_align, official_lik_sign=p.official_lik_sign,
@@ -195,7 +195,7 @@ image_grid(stylized_examples(Stylizer(p.image_size), data.x_train[:10], p.aug_we
 # $w_k\,\mathrm{IN}_k(h)+(1-w_k)\,h$, and $\mathcal L_{align}$ is summed over positions weighted by $w_k$.
 # `search_position` trains $a$ jointly with the network and G for `search_iters` steps.
 
-# %%
+# %% mystnb={"image": {"alt": "Plot of the destylization-position search: the architecture weights of the six candidate positions over the search iterations."}}
 search_log = None
 if p.search_iters > 0:
     _, search_log = search_position(data.x_train, data.y_train, cfg, p.seed, dev, iters=p.search_iters,
@@ -237,7 +237,7 @@ results = run_arms(arms, data, cfg, seed_list, dev, chosen)
 summary = summarize(results, names + ["target_mean", "source_val"])
 display(Markdown(results_table(summary, names + ["target_mean"])))
 
-# %%
+# %% mystnb={"image": {"alt": "Grouped bar chart of accuracy per domain and the target mean for ERM, RandConv, adversarial stylization and StyDeSty, with error bars over seeds."}}
 colors = {"erm": BASELINE_COLOR, "randconv": "#56b4e9", "advsty": "#999999", "stydesty": METHOD_COLOR}
 plot_accuracies(summary, names + ["target_mean"], colors);
 
@@ -263,7 +263,7 @@ run.glue("n_seeds", len(seed_list))
 # What the trained stylizer of the last StyDeSty run makes of ten source digits (its stored filters, then
 # three random draws as used while F and H train):
 
-# %%
+# %% mystnb={"image": {"alt": "Rows of ten source digits as the trained stylizer renders them: with its stored filters and with three random draws."}}
 last_G = [r for r in results if r["arm"] == "stydesty"][-1]["G"]
 image_grid(stylized_examples(last_G, data.x_train[:10], p.aug_weight, seed=p.seed), size=0.55);
 

@@ -169,7 +169,7 @@ comm_share = max(r["comm_seconds_per_step"] / r["seconds_per_step"] for r in two
 run.glue("peak_mb_1proc", mem1), run.glue("peak_mb_2proc", mem2), run.glue("mem_ratio", mem2 / mem1)
 run.glue("s_per_step_1proc", t1), run.glue("s_per_step_2proc", t2), run.glue("comm_share", comm_share)
 
-# %%
+# %% mystnb={"image": {"alt": "Three bar charts: time per denoising step and memory per process for one versus two processes, and bytes exchanged per step as the video gets longer, flat for dual-scope attention and growing when every frame is gathered."}}
 lengths = (p.cost_frames // 2, p.cost_frames, p.cost_frames * 2)
 nbytes = measure_bytes(lengths, 4 if p.scale == "smoke" else 8, 2, scope, dev.type)
 dual_growth = nbytes["dual_scope"][-1] / nbytes["dual_scope"][0]
@@ -230,7 +230,7 @@ for w in ways:
     run.glue(f"seam_{w}", sum(seams[w]) / len(seams[w]))
     run.glue(f"consistency_{w}", sum(consistency[w]) / len(consistency[w]))
 
-# %%
+# %% mystnb={"image": {"alt": "Rows of six video frames around the first clip boundary, one row per way of generating the video, to compare continuity across the seam."}}
 b = p.clip_frames  # frames around the first boundary
 window = slice(b - 3, b + 3)
 fig, axes = plt.subplots(len(ways), 6, figsize=(7, 1.3 * len(ways)))
