@@ -5,6 +5,7 @@ the knobs to turn (from its parameter schema), and exercises from ``book/exercis
 """
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def page() -> str:
         parts.append(f"**Run time:** {_cpu_run_time(name)}.\n")
         knobs = [p for p in spec.params]
         if knobs:
-            parts.append("**Knobs:** " + "; ".join(f"`{p.name}` ({p.help})" for p in knobs) + ".\n")
+            parts.append("**Knobs:** " + "; ".join(f"`{p.name}` ({html.escape(p.help, quote=False)})" for p in knobs) + ".\n")
         for i, item in enumerate(exercises.get(name, []), 1):
             parts.append(f"{i}. {item['task']} *Knob:* `{item['knob']}`.")
         parts.append("")
