@@ -100,6 +100,7 @@ def test_end_ranks_take_no_outer_halo(split4):
 
 def test_a_dying_rank_ends_the_run_fast():
     t0 = time.perf_counter()
-    with pytest.raises(Exception, match="rank 1 died|exit code"):
+    # which error surfaces first is a race: the dead rank's exit, or its peer seeing the connection drop
+    with pytest.raises(Exception, match="rank 1 died|exit code|Connection reset by peer"):
         launch(faulty_job, 2, 1, timeout_s=60)
     assert time.perf_counter() - t0 < 50  # not the collective timeout: the launcher stopped the others

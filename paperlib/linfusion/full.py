@@ -38,11 +38,7 @@ def load_released(weights: str | Path, unet: nn.Module, param: str = "linfusion_
     linfusion = LinFusion(config["modules_list"])
     linfusion.check_fits(unet)
     linfusion.load_official(load_file(str(files[0])), unet)
-    param0 = next(unet.parameters())
-    linfusion.to(param0.device)
-    if param0.dtype != torch.float32:
-        linfusion.to(param0.dtype)
-    linfusion.mount_to(unet)
+    linfusion.attach(unet)
     return linfusion
 
 

@@ -65,12 +65,16 @@ class LinFusion(ModelMixin, ConfigMixin):
     def construct_for(cls, unet: nn.Module, mid_dim: int | None = None, normalize: bool = True) -> "LinFusion":
         """A fresh LinFusion for ``unet`` (``f = 0``: the teacher's projections kept), already mounted."""
         linfusion = cls(default_config(unet, mid_dim), normalize=normalize)
-        param = next(unet.parameters())
-        linfusion.to(param.device)
-        if param.dtype != torch.float32:
-            linfusion.to(param.dtype)
-        linfusion.mount_to(unet)
+        linfusion.attach(unet)
         return linfusion
+
+    def attach(self, unet: nn.Module) -> None:
+        """Move to the UNet's device (and non-float32 dtype), then :meth:`mount_to` it."""
+        param = next(unet.parameters())
+        self.to(param.device)
+        if param.dtype != torch.float32:
+            self.to(param.dtype)
+        self.mount_to(unet)
 
     def check_fits(self, unet: nn.Module) -> None:
         """Raise ``ValueError`` naming every layer where this LinFusion does not fit ``unet``."""

@@ -391,22 +391,19 @@ def make_clip_parallel(unet: nn.Module, comm: ClipComm, scope: DualScope) -> Cli
                 setattr(module, child_name, ClipParallelTemporalConv(child, comm))
         if isinstance(module, kinds) and isinstance(module.norm, nn.GroupNorm):
             module.norm = SyncedGroupNorm(module.norm, comm)
-    state = ClipParallelState()
-    prefixes = _temporal_prefixes(unet)
-    procs = {name: (ClipParallelAttnProcessor(comm, scope, state)
-                    if any(name.startswith(p) for p in prefixes) else proc)
-             for name, proc in unet.attn_processors.items()}
-    unet.set_attn_processor(procs)
-    _track_timestep(unet, state)
-    return state
+    return _set_temporal_processors(unet, lambda state: ClipParallelAttnProcessor(comm, scope, state))
 
 
 def set_dual_scope_reference(unet: nn.Module, scope: DualScope, world_size: int) -> ClipParallelState:
     """Set :class:`DualScopeAttnProcessor` on the temporal attention of an unsplit UNet (one process)."""
+    return _set_temporal_processors(unet, lambda state: DualScopeAttnProcessor(scope, world_size, state))
+
+
+def _set_temporal_processors(unet: nn.Module, make) -> ClipParallelState:
+    """Give every temporal attention layer ``make(state)`` (one shared state), others unchanged."""
     state = ClipParallelState()
     prefixes = _temporal_prefixes(unet)
-    procs = {name: (DualScopeAttnProcessor(scope, world_size, state)
-                    if any(name.startswith(p) for p in prefixes) else proc)
+    procs = {name: (make(state) if any(name.startswith(p) for p in prefixes) else proc)
              for name, proc in unet.attn_processors.items()}
     unet.set_attn_processor(procs)
     _track_timestep(unet, state)
