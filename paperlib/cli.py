@@ -99,8 +99,18 @@ def cmd_gpu_check(args: argparse.Namespace) -> int:
 
 
 def cmd_book(args: argparse.Namespace) -> int:
-    from .book import build
+    from .book import build, execute_chapter
+    from .papers import toc_chapters
 
+    if args.only:
+        unknown = sorted(set(args.only) - set(toc_chapters()))
+        if unknown:
+            print(f"error: --only expects chapters of _toc.yml ({', '.join(toc_chapters())}), "
+                  f"got {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        for name in args.only:  # executions only: the next full build reuses them while unchanged
+            print(execute_chapter(name, args.scale, args.force) / "run.ipynb")
+        return 0
     html = build(args.scale, force=args.force)
     print(html / "index.html")
     return 0
@@ -133,6 +143,8 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("book", help="execute every chapter and build the HTML book")
     b.add_argument("--scale", default="cpu", choices=SCALES)
     b.add_argument("--force", action="store_true", help="re-execute even unchanged chapters")
+    b.add_argument("--only", nargs="+", metavar="NAME",
+                   help="only execute these chapters (no HTML); a later full build reuses the executions")
     b.set_defaults(fn=cmd_book)
     return ap
 

@@ -72,3 +72,17 @@ def test_a_failed_run_keeps_the_good_result_and_says_where_it_failed(tmp_path, m
         runner.execute("bad", {"scale": "smoke"}, dest)
     assert json.loads((dest / "metrics.json").read_text()) == {"good": True}
     assert err.value.notebook_path.is_file() and err.value.notebook_path.parent != dest
+
+
+def test_book_only_names_chapters_of_the_toc(capsys):
+    assert cli.main(["book", "--scale", "smoke", "--only", "nonsense"]) == 2
+    assert "--only expects chapters of _toc.yml" in capsys.readouterr().err
+
+
+def test_book_only_executes_one_chapter_without_sphinx(monkeypatch, tmp_path, capsys):
+    executed = []
+    monkeypatch.setattr("paperlib.book.execute_chapter",
+                        lambda name, scale, force=False: executed.append((name, scale)) or tmp_path)
+    monkeypatch.setattr("paperlib.book.build", lambda *a, **k: pytest.fail("--only must not build the HTML"))
+    assert cli.main(["book", "--scale", "cpu", "--only", "teddy"]) == 0
+    assert executed == [("teddy", "cpu")]
