@@ -36,8 +36,11 @@ def dependencies(name: str, scale: str) -> list[Path]:
     return sorted((root / "paperlib").rglob("*.py")) + sorted((root / "paperlib").rglob("*.json"))
 
 
-def fingerprint(name: str, scale: str) -> str:
-    """Changes when the notebook, a paperlib module it uses, or its results/ folder changes."""
+def fingerprint(name: str, scale: str, contents: dict[Path, bytes] | None = None) -> str:
+    """Changes when the notebook, a paperlib module it uses, or its results/ folder changes.
+
+    ``contents`` (path -> bytes, from :func:`snapshot`) hashes files as they were at that moment.
+    """
     root = repo_root()
     digest = hashlib.sha256(scale.encode())
     files = [notebook(name)] + dependencies(name, scale)
@@ -46,8 +49,21 @@ def fingerprint(name: str, scale: str) -> str:
         files += sorted(p for p in results.rglob("*") if p.is_file())
     for path in files:
         digest.update(str(path).encode())
-        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+        if contents is not None and path in contents:
+            digest.update(contents[path])
+        else:
+            digest.update(path.read_bytes() if path.is_file() else b"<missing>")
     return digest.hexdigest()
+
+
+def snapshot(name: str) -> dict[Path, bytes]:
+    """Every file chapter ``name`` could depend on, as it is now (before an execution starts)."""
+    root = repo_root()
+    files = [notebook(name), *(root / "paperlib").rglob("*.py"), *(root / "paperlib").rglob("*.json")]
+    results = root / "results" / name
+    if results.is_dir():
+        files += [p for p in results.rglob("*") if p.is_file()]
+    return {p: p.read_bytes() for p in files}
 
 
 def execute_chapter(name: str, scale: str, force: bool = False) -> Path:
@@ -57,8 +73,11 @@ def execute_chapter(name: str, scale: str, force: bool = False) -> Path:
     key = fingerprint(name, scale)
     if not force and stamp.is_file() and stamp.read_text() == key and (dest / "run.ipynb").is_file():
         return dest
+    before = snapshot(name)
     execute(name, {"scale": scale}, dest)
-    (dest / "fingerprint").write_text(key)
+    # stamp with the modules this execution loaded (now in its metrics.json), hashed as they were when
+    # it started, so the next build recognises it and an edit made during the run still counts
+    (dest / "fingerprint").write_text(fingerprint(name, scale, before))
     return dest
 
 

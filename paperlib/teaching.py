@@ -34,8 +34,12 @@ def _cpu_run_time(name: str) -> str:
     if not path.is_file():
         return "not measured yet (this book has not been built at `cpu` scale here)"
     prov = json.loads(path.read_text())["provenance"]
-    return (f"{prov['wall_time_s'] / 60:.1f} min at `cpu` scale on {prov['device_name']} "
+    text = (f"{prov['wall_time_s'] / 60:.1f} min at `cpu` scale on {prov['device_name']} "
             f"({prov.get('cpu_count', '?')} cores), {prov['started'][:10]}")
+    load = [x for x in prov.get("load_average") or [] if x is not None]
+    if load:  # a busy machine stretches wall time: say so rather than hide it
+        text += f"; machine load {max(load):.1f} during the run, {prov['cpu_time_s'] / 60:.1f} min of CPU time"
+    return text
 
 
 def page() -> str:

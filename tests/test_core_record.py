@@ -5,6 +5,7 @@ import pytest
 
 from paperlib.core import (FAILS, HOLDS, INCONCLUSIVE, Measurement, Param, Run, Schema, atomic_path,
                            verdict_over_seeds, verdict_threshold, write_json)
+from paperlib.core.record import provenance_markdown
 
 SCHEMA = Schema("demo", (Param("steps", int, 1, "steps"),))
 
@@ -48,6 +49,8 @@ def test_run_writes_provenance_metrics_and_claims(tmp_path, monkeypatch):
     prov = record["provenance"]
     assert prov["scale"] == "smoke" and prov["device"] == "cpu" and prov["params"]["steps"] == 1
     assert {"torch", "python"} <= set(prov["versions"]) and prov["wall_time_s"] >= 0
+    assert prov["cpu_time_s"] >= 0 and len(prov["load_average"]) == 2
+    assert "of CPU time; machine load up to" in provenance_markdown(record, [])
 
 
 def test_non_finite_metric_is_refused():

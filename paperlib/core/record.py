@@ -97,6 +97,8 @@ class Run:
         self.device = pick_device(params.device)
         self.started = dt.datetime.now(dt.timezone.utc)
         self._t0 = time.perf_counter()
+        self._cpu0 = time.process_time()
+        self._load0 = _load_average()
         self.metrics: dict[str, Any] = {}
         self.claims: list[dict[str, Any]] = []
         self.extra: dict[str, Any] = {}
@@ -165,6 +167,9 @@ class Run:
                 "started": self.started.isoformat(timespec="seconds"),
                 "wall_time_s": round(time.perf_counter() - self._t0, 2), "host": platform.node(),
                 "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                # wall time on a shared machine depends on its load: CPU time and load tell how much
+                "cpu_time_s": round(time.process_time() - self._cpu0, 2),
+                "load_average": [self._load0, _load_average()],
                 "paperlib_modules": paperlib_modules(),
             },
             "metrics": self.metrics,
@@ -185,6 +190,14 @@ class Run:
         return path
 
 
+def _load_average() -> float | None:
+    """The machine's 1-minute load average (None where the OS does not report one)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def provenance_markdown(record: dict[str, Any], kept: list[dict[str, Any]]) -> str:
     """A "where these numbers come from" box, plus a table of kept runs' claims next to this run's."""
     prov = record["provenance"]
@@ -192,7 +205,8 @@ def provenance_markdown(record: dict[str, Any], kept: list[dict[str, Any]]) -> s
     lines = [":::{admonition} Where these numbers come from", ":class: note",
              f"This page was executed at **{prov['scale']}** scale on **{prov['device_name']}** "
              f"({prov['device']}) on {prov['started'][:10]}, in {prov['wall_time_s']:.0f} s, "
-             f"at commit `{(prov['commit'] or 'unknown')[:12]}`.", "", f"Versions: {versions}.", ":::"]
+             f"at commit `{(prov['commit'] or 'unknown')[:12]}`{_load_note(prov)}.", "",
+             f"Versions: {versions}.", ":::"]
     if kept:
         lines += ["", "| claim | this page | verdict | " + " | ".join(k["run"] for k in kept) + " |",
                   "|---|---|---|" + "---|" * len(kept)]
@@ -204,6 +218,13 @@ def provenance_markdown(record: dict[str, Any], kept: list[dict[str, Any]]) -> s
             lines.append(f"| {claim['statement']} | {_fmt(claim['method'], claim['unit'])} | "
                          f"**{claim['verdict']}** | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _load_note(prov: dict[str, Any]) -> str:
+    load = [x for x in prov.get("load_average") or [] if x is not None]
+    if not load or prov["device"] != "cpu":
+        return ""
+    return f" ({prov['cpu_time_s']:.0f} s of CPU time; machine load up to {max(load):.1f} on {prov['cpu_count']} cores)"
 
 
 def _fmt(m: dict, unit: str) -> str:
