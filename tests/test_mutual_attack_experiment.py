@@ -50,7 +50,6 @@ def test_summary_is_mean_and_spread_over_targets():
     assert s["mean"] == pytest.approx(0.4) and s["spread"] == pytest.approx(0.1) and s["worst"] == pytest.approx(0.3)
 
 
-def test_full_scale_data_root_is_a_clear_error(tmp_path):
-    p = SCHEMA.resolve(scale="smoke", data_root=str(tmp_path))
-    with pytest.raises(NotImplementedError, match="data_root"):
-        build(p)
+def test_miniature_rejects_timm_names_without_data_root():
+    with pytest.raises(ValueError, match="targets: the miniature's targets"):
+        build(SCHEMA.resolve(scale="smoke", targets=["resnet50"]))

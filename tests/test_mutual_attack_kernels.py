@@ -166,3 +166,16 @@ def test_schema_rejects_a_negative_budget():
         SCHEMA.resolve(scale="smoke", eps=-0.1)
     with pytest.raises(ParameterError, match="eps"):
         SCHEMA.resolve(scale="smoke", eps=2.0)
+
+
+def test_surrogate_wrapper_keeps_the_tiny_clip_convention(clip, data):
+    from paperlib.mutual_attack import ClipSurrogate, as_surrogate, image_embedding
+
+    x, _ = data
+    sur = as_surrogate(clip)
+    assert isinstance(sur, ClipSurrogate) and as_surrogate(sur) is sur and sur.image_size == 16
+    with torch.no_grad():
+        ref = F.normalize(clip.encode_image(x * 2 - 1), dim=-1)
+        assert torch.allclose(image_embedding(clip, x), ref, atol=1e-6)
+        assert torch.allclose(image_embedding(sur, x), ref, atol=1e-6)
+    assert [n for n, _ in PromptLearner(sur, CLASS_NAMES).named_parameters()] == ["ctx"]

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from ..zoo.clip import normalize as clip_normalize, tokenizer
+from ..zoo.clip import tokenizer
 
 
 class BudgetError(ValueError):
@@ -65,6 +65,58 @@ def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------------------
 # The surrogate: zero-shot CLIP with a CoOp-style learnable context
 # ---------------------------------------------------------------------------------------------------------
+class ClipSurrogate(nn.Module):
+    """A frozen open_clip ``CLIP`` that takes [0, 1] pixels: resized to its input side, normalised inside.
+
+    ``E_I(x) = model.encode_image((resize(x) - mean) / std)``. ``mean = std = 0.5`` is the tiny CLIP's
+    ``2x - 1``; a pretrained CLIP brings its own (OpenAI: mean 0.481, 0.458, 0.408). ``tokenize`` is the
+    model's tokenizer (the zoo's when ``None``). The budget is spent on the pixels every model sees.
+    """
+
+    def __init__(self, model: nn.Module, image_size: int, mean: Sequence[float] = (0.5, 0.5, 0.5),
+                 std: Sequence[float] = (0.5, 0.5, 0.5), tokenize: Callable | None = None):
+        super().__init__()
+        if not hasattr(model, "token_embedding"):
+            raise TypeError("clip_model: expected an open_clip CLIP with a token_embedding (a text tower of "
+                            f"its own), got {type(model).__name__}")
+        self.model = model
+        self.image_size = int(image_size)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self._tokenize = tokenize
+
+    @property
+    def tokenize(self) -> Callable:
+        if self._tokenize is None:
+            self._tokenize = tokenizer()
+        return self._tokenize
+
+    @property
+    def token_embedding(self) -> nn.Module:
+        return self.model.token_embedding
+
+    @property
+    def logit_scale(self) -> torch.Tensor:
+        return self.model.logit_scale
+
+    def encode_image(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: ``(B, 3, H, W)`` in [0, 1] -> ``(B, D)`` (not normalised)."""
+        if x.shape[-2:] != (self.image_size, self.image_size):
+            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
+        return self.model.encode_image((x - self.mean) / self.std)
+
+    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_text(tokens)
+
+
+def as_surrogate(clip: nn.Module) -> ClipSurrogate:
+    """``clip`` itself if it is a :class:`ClipSurrogate`, else the zoo's tiny CLIP convention around it."""
+    if isinstance(clip, ClipSurrogate):
+        return clip
+    side = getattr(getattr(clip, "visual", None), "image_size", 16)
+    return ClipSurrogate(clip, side[0] if isinstance(side, (tuple, list)) else side)
+
+
 @contextmanager
 def context_in_token_embedding(clip: nn.Module, ctx: torch.Tensor, start: int = 1) -> Iterator[None]:
     """Within the block, token embeddings at positions ``start..start+M-1`` are replaced by ``ctx``.
@@ -94,8 +146,9 @@ class PromptLearner(nn.Module):
 
     def __init__(self, clip: nn.Module, class_names: Sequence[str], init: str = "a photo of the digit"):
         super().__init__()
+        clip = as_surrogate(clip)
         object.__setattr__(self, "clip", clip)  # not a submodule: the defense updates only ctx
-        tok = tokenizer()
+        tok = clip.tokenize
         init_ids = tok([init])[0]
         n_ctx = int((init_ids != 0).sum().item()) - 2  # without SOT and EOT
         if n_ctx < 1:
@@ -115,7 +168,7 @@ class PromptLearner(nn.Module):
 
 def image_embedding(clip: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``E_I(x)`` normalised, ``(B, D)``; CLIP normalisation is applied inside (``x`` in [0, 1])."""
-    return F.normalize(clip.encode_image(clip_normalize(x)), dim=-1)
+    return F.normalize(as_surrogate(clip).encode_image(x), dim=-1)
 
 
 def zero_shot_logits(clip: nn.Module, image_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
