@@ -34,6 +34,11 @@
 #   decay on biases and norms, OneCycle with `final_div_factor` 100, gradient clipping at 1, one fMRI repeat
 #   per step and their mean at test time; reset-tuning batches of [one source subject, cycled; the target].
 # - **Reconstructed:** nothing of the method; the simulated subjects are ours (below).
+# - **Full scale** (`data_root` set): the NSD files in the layout of the official README (MindEye's
+#   `webdataset_avg_split` betas with their three repeats, the stimulus images, `nsd_stim_info_merged.csv` and
+#   the COCO captions), CLIP ViT-L/14 tokens from a local open_clip folder; the text target is each image's
+#   first COCO caption (the official loop takes the caption of the repeat in use), and shared test images are
+#   removed from every subject's training data.
 # - **Simplified for the miniature:** *no brain data.* The fMRI is simulated from the tiny CLIP's features
 #   of the digit stimuli {cite}`alpaydin1998digits` (see "The simulated subjects"); a tiny CLIP
 #   {cite}`ilharco2021openclip` stands in for CLIP ViT-L/14 {cite}`radford2021clip` (17 x 64 image tokens and
@@ -148,8 +153,13 @@ p
 # mechanics work on a problem of this shape, not how well anything decodes a human brain.
 
 # %%
-setting = make_setting(p)
+setting = make_setting(p, device=dev)
 subjects = setting.sources + [setting.new]
+if setting.meta["data"] == "nsd":
+    display(Markdown(f"**This run reads NSD** from `{p.data_root}` (subjects "
+                     f"{', '.join(map(str, setting.meta['nsd_subjects']))}); the simulation described above is "
+                     "not used, a stimulus's \"class\" below is the stimulus itself, and the \"silent share\" "
+                     "is the share of test responses at or below zero."))
 run.glue("silent_share", setting.meta["silent_share"])
 display(Markdown("\n".join(
     ["| subject | role | voxels $F_s$ | training stimuli | test stimuli (shared) | repeats |", "|---|---|---|---|---|---|"]
@@ -428,17 +438,27 @@ display(run.claims_table())
 # `notebooks/params/mindbridge.full.yaml`:
 #
 # ```
-# paperlib run mindbridge --scale full -p data_root /data/nsd/webdataset_avg_split \
-#     -p clip_model /models/clip/ViT-L-14-openai
+# paperlib run mindbridge --scale full -p data_root /data/natural-scenes-dataset \
+#     -p clip_model /models/open_clip/vit_large_patch14_clip_224.openai
 # ```
 #
-# It needs the NSD betas in MindEye's preprocessing with `nsd_stim_info_merged.csv` and the COCO captions,
-# local ViT-L/14 weights (no download at run time), and GPUs: the model holds about 0.7 B parameters (the
-# heads alone 525 M), about 12 GB with AdamW before activations; the paper trains on 8 GPUs, where the
-# official script multiplies the learning rate by the number of processes. **This chapter wires up only the
-# simulated subjects:** at full scale `make_setting` stops with a clear message, because the NSD loader, the
-# ViT-L/14 token extraction and the Versatile Diffusion reconstruction are not implemented here. The kernels
-# and modules (`paperlib.mindbridge`) are written for any voxel count and embedding shape and run on CUDA.
+# The same cells run, with `make_setting` reading NSD (`paperlib.mindbridge.nsd`) instead of simulating.
+# `data_root` is laid out as the official README says: `nsddata/experiments/nsd/nsd_stim_info_merged.csv`,
+# `nsddata_stimuli/stimuli/nsd/annotations/captions_{train,val}2017.json`, and MindEye's
+# `webdataset_avg_split/{train,test}/subj0N/` with `sample*.nsdgeneral.npy` (the NSDGeneral betas, three
+# repeats), `sample*.jpg` and `sample*.coco73k.npy`. Subjects 1, 2, 5 are the sources and subject 7 the new
+# subject; the test stimuli are the shared images every loaded subject saw (982). `clip_model` is an open_clip
+# model folder (`open_clip_config.json` and weights, e.g. a copy of the hub repository
+# `timm/vit_large_patch14_clip_224.openai`, the default, looked up in the local cache); nothing is downloaded
+# at run time, and a missing file is an error naming the parameter and the layout. The CLIP targets of about
+# 36,000 stimuli are computed once on the GPU and kept in float16 on the CPU (about 18 GB of RAM).
+#
+# It needs one GPU with about 40 GB: the model holds about 0.7 B parameters (the heads alone 525 M), about
+# 12 GB with AdamW before activations, and the per-subject baselines are trained one after the other. The run
+# is one process (the paper used 8 GPUs through accelerate, where the official script multiplies the learning
+# rate by the number of processes; that is not reproduced). It has not been run here: no NSD data and no GPU
+# time; its duration is an estimate of a few hours. Not implemented: the Versatile Diffusion reconstruction
+# and the paper's eight image metrics; decoding is scored by retrieval and cosine in CLIP space, as above.
 
 # %%
 run.save()

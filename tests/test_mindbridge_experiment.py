@@ -74,8 +74,8 @@ def test_both_experiments_return_every_subject_and_arm(p, setting):
 def test_bad_input_and_parameters_give_clear_errors(p, setting):
     with pytest.raises(KeyError, match="subject 's9': no data"):
         setting.subject("s9")
-    with pytest.raises(NotImplementedError, match="NSD"):
-        make_setting(SCHEMA.resolve(scale="full", device="cpu"))
+    with pytest.raises(FileNotFoundError, match="'data_root'.*Natural Scenes"):
+        make_setting(SCHEMA.resolve(scale="full", device="cpu"))  # full scale reads NSD; no folder, no run
     with pytest.raises(ValueError, match="fractions"):
         make_setting(SCHEMA.resolve(scale="smoke", device="cpu", fractions=[0.5, 2.0]))
     with pytest.raises(ValueError, match="disjoint training stimuli"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -20,10 +21,11 @@ from torch import nn
 from ..core import progress, seed_everything
 from ..data import digits
 from ..data.digits import CLASS_NAMES
-from ..zoo import clip_normalize, create, tokenizer
+from ..zoo import clip_normalize, tokenizer
 from .kernels import (cycle_loss, embedding_cosine, freeze_for_reset, prediction_loss, reconstruction_loss,
                       retrieval_top1)
 from .models import MindBridge
+from .nsd import NSD_SUBJECTS, THUMB, ClipTargets, check_layout, load_clip, load_image, read_captions, read_split
 
 #: voxel counts relative to the first subject: NSD subjects 1, 2, 5, 7 (15724, 14278, 13039, 12682), then more
 VOXEL_RATIOS = (1.0, 0.908, 0.829, 0.807, 0.85, 0.95, 0.87, 0.78, 0.93)
@@ -81,25 +83,32 @@ class Setting:
 
 
 @torch.no_grad()
-def clip_image_tokens(clip: nn.Module, images: torch.Tensor) -> torch.Tensor:
+def clip_image_tokens(clip: nn.Module, images: torch.Tensor, mean: tuple[float, ...] | None = None,
+                      std: tuple[float, ...] | None = None) -> torch.Tensor:
     """All image tokens through ``ln_post`` and ``proj`` (CLS first), divided by the CLS token's norm.
 
-    ``images: (B, C, H, W)`` in [0, 1] -> ``(B, 1 + patches, D)``, the miniature of ViT-L/14's 257x768.
+    ``images: (B, C, H, W)`` in [0, 1] at the CLIP's input size -> ``(B, 1 + patches, D)``: 257x768 for
+    ViT-L/14, 17x64 for the tiny CLIP. ``mean, std``: the CLIP's input normalisation (None: the tiny
+    CLIP's [-1, 1]).
     """
     v = clip.visual
-    x = clip_normalize(images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images)
+    x = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+    if mean is None:
+        x = clip_normalize(x)
+    else:
+        x = (x - x.new_tensor(mean)[:, None, None]) / x.new_tensor(std)[:, None, None]
     pooled, tokens = v._pool(v.transformer(v._embeds(x)))
     out = torch.cat([pooled[:, None], tokens], 1) @ v.proj  # (B, L_I, D)
     return out / out[:, :1].norm(dim=-1, keepdim=True)
 
 
 @torch.no_grad()
-def clip_text_tokens(clip: nn.Module, texts: list[str]) -> torch.Tensor:
+def clip_text_tokens(clip: nn.Module, texts: list[str], tokenize=None) -> torch.Tensor:
     """All text tokens through ``ln_final`` and the projection, divided by the pooled embedding's norm.
 
-    -> ``(B, context, D)``, the miniature of ViT-L/14's 77x768.
+    -> ``(B, context, D)``: 77x768 for ViT-L/14, 16x64 for the tiny CLIP (its tokenizer if ``tokenize`` is None).
     """
-    tok = tokenizer()(texts)
+    tok = (tokenize or tokenizer())(texts).to(clip.positional_embedding.device)
     x = clip.token_embedding(tok) + clip.positional_embedding
     x = clip.ln_final(clip.transformer(x, attn_mask=clip.attn_mask))
     out = x @ clip.text_projection  # (B, L_T, D)
@@ -139,20 +148,44 @@ def simulate_responses(z: torch.Tensor, voxels: int, repeats: int, noise: float,
     return noisy, clean
 
 
-def make_setting(p, clip: nn.Module | None = None) -> Setting:
-    """Stimuli, CLIP targets and ``p.sources + 1`` simulated subjects (the last one is the new subject).
+@torch.no_grad()
+def clip_targets(clip: ClipTargets, images: list | torch.Tensor, texts: list[str], device, batch: int = 64,
+                 dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Image and text token targets :math:`e_I, e_T` in batches on ``device``, returned on the CPU.
+
+    ``images``: a tensor ``(S, C, H, W)`` in [0, 1] at the CLIP's input size, or a list of callables that
+    each give one such ``(C, H, W)`` image (files read lazily, for NSD).
+    """
+    model = clip.model.to(device).eval()
+    out_i, out_t = [], []
+    for start in range(0, len(texts), batch):
+        x = images[start:start + batch]
+        x = x if isinstance(x, torch.Tensor) else torch.stack([load() for load in x])
+        out_i.append(clip_image_tokens(model, x.to(device), clip.mean, clip.std).to("cpu", dtype))
+        out_t.append(clip_text_tokens(model, texts[start:start + batch], clip.tokenize).to("cpu", dtype))
+    return torch.cat(out_i), torch.cat(out_t)
+
+
+def make_setting(p, clip: ClipTargets | None = None, device=None) -> Setting:
+    """Stimuli, CLIP targets and ``p.sources + 1`` subjects (the last one is the new subject): simulated
+    from digits, or NSD read from ``p.data_root`` (:func:`nsd_setting`; required at full scale).
 
     Training stimuli are disjoint between subjects (as in NSD); the ``p.test_stimuli`` test stimuli are
-    seen by every subject. Raises for full-scale NSD data, which this chapter does not load.
+    seen by every subject. ``clip``: the CLIP giving the targets (default: ``p.clip_model``); ``device``:
+    where the targets are computed (default CPU).
     """
-    if p.data_root is not None or p.scale == "full":
-        raise NotImplementedError("mindbridge: loading NSD from data_root is not implemented in this chapter; "
-                                  "it runs on simulated subjects only (scale smoke or cpu, data_root null)")
     for fr in p.fractions:
         if not isinstance(fr, (int, float)) or not 0 < fr <= 1:
             raise ValueError(f"mindbridge: parameter 'fractions': expected shares in (0, 1], got {p.fractions!r}")
+    if p.data_root is None and p.scale == "full":
+        raise FileNotFoundError("mindbridge: parameter 'data_root': the full-scale run reads the Natural Scenes "
+                                "Dataset and needs its folder (data_root null runs the simulated subjects, at "
+                                "scale smoke or cpu)")
+    device = torch.device("cpu") if device is None else device
     if clip is None:
-        clip, _ = create("tiny_clip", "smoke" if p.scale == "smoke" else "cpu")
+        clip = load_clip(p.clip_model, p.scale)
+    if p.data_root is not None:
+        return nsd_setting(p, clip, device)
     n_subj = p.sources + 1
     pool = [digits("train"), digits("val")]
     train_x = torch.cat([s.x for s in pool])
@@ -168,9 +201,9 @@ def make_setting(p, clip: nn.Module | None = None) -> Setting:
     test_pick = torch.randperm(len(test), generator=gen)[: p.test_stimuli]
     images = torch.cat([train_x[order], test.x[test_pick]])
     labels = torch.cat([train_y[order], test.y[test_pick]])
-    clip = clip.eval()
-    image_tokens = clip_image_tokens(clip, images)
-    text_tokens = clip_text_tokens(clip, [TEMPLATE.format(CLASS_NAMES[int(y)]) for y in labels])
+    x = images if images.shape[-1] == clip.image_size else F.interpolate(images, clip.image_size, mode="bilinear")
+    image_tokens, text_tokens = clip_targets(clip, x, [TEMPLATE.format(CLASS_NAMES[int(y)]) for y in labels],
+                                             device, batch=len(labels))
     z = F.normalize(image_tokens[:, 0], dim=-1)  # the pooled (CLS) image embedding drives the "brain"
     test_idx = torch.arange(len(order), len(images))
     template = torch.randn(48, z.shape[1], generator=gen)
@@ -181,7 +214,62 @@ def make_setting(p, clip: nn.Module | None = None) -> Setting:
         tr = torch.arange(i * p.train_per_subject, (i + 1) * p.train_per_subject)
         subjects.append(Subject(f"s{i + 1}", voxels, tr, noisy[tr], noisy[test_idx], clean[test_idx]))
     return Setting(images, labels, image_tokens, text_tokens, test_idx, subjects[:-1], subjects[-1],
-                   {"silent_share": float((subjects[0].clean_test == 0).float().mean())})
+                   {"silent_share": float((subjects[0].clean_test <= 0).float().mean()), "data": "simulated"})
+
+
+def nsd_setting(p, clip: ClipTargets, device) -> Setting:
+    """The Natural Scenes Dataset from ``p.data_root`` (layout: :mod:`paperlib.mindbridge.nsd`).
+
+    Subjects: the first ``p.sources + 1`` of NSD subjects 1, 2, 5, 7, 3, 4, 6, 8 (the last is the new one).
+    Test: the first ``p.test_stimuli`` of the ``test/`` stimuli every one of them saw (NSD's shared images),
+    with all repeats (``clean_test``: their mean, the best available estimate of the noise-free response).
+    Train: each subject's first ``p.train_per_subject`` ``train/`` samples that are not test stimuli.
+    Targets: CLIP tokens of the stimulus image and of its first COCO caption. ``labels`` holds the NSD (73k)
+    stimulus index: at full scale the "class" of a stimulus is the stimulus itself. ``images``: ``THUMB``-px
+    thumbnails (float16) for figures. Token targets are kept in float16 on the CPU (NSD's 257x768 image tokens
+    of ~36k stimuli take 14 GB so).
+    """
+    if p.sources + 1 > len(NSD_SUBJECTS):
+        raise ValueError(f"mindbridge: parameter 'sources': NSD has {len(NSD_SUBJECTS)} subjects, so at most "
+                         f"{len(NSD_SUBJECTS) - 1} sources next to the new subject, got {p.sources}")
+    numbers = NSD_SUBJECTS[: p.sources + 1]
+    root = check_layout(p.data_root, numbers)
+    tests = {s: read_split(root, "test", s) for s in numbers}
+    shared = sorted(set.intersection(*(set(t.nsd_ids) for t in tests.values())))[: p.test_stimuli]
+    if len(shared) < 2:
+        raise ValueError(f"mindbridge: parameter 'data_root': subjects {', '.join(map(str, numbers))} share "
+                         f"{len(shared)} test stimuli; at least 2 are needed")
+    test_set = set(shared)
+    trains = {s: read_split(root, "train", s, p.train_per_subject, keep=lambda i: i not in test_set)
+              for s in numbers}
+    files: dict[int, Path] = {}
+    for split in list(trains.values()) + [tests[numbers[0]]]:
+        for i, f in zip(split.nsd_ids, split.images):
+            files.setdefault(i, f)
+    bank = [i for i in files if i not in test_set] + shared  # train stimuli, then the shared test stimuli
+    row = {i: k for k, i in enumerate(bank)}
+    captions = read_captions(root, bank)
+    thumbs = torch.empty(len(bank), 3, THUMB, THUMB, dtype=torch.float16)
+
+    def loader(k: int, i: int):
+        def load():
+            x, thumbs[k] = load_image(files[i], clip.image_size, THUMB)
+            return x
+        return load
+
+    image_tokens, text_tokens = clip_targets(clip, [loader(k, i) for k, i in enumerate(bank)],
+                                             [captions[i] for i in bank], device, dtype=torch.float16)
+    subjects = []
+    for s in numbers:
+        tr, te = trains[s], tests[s]
+        at = {i: k for k, i in enumerate(te.nsd_ids)}
+        test_V = te.V[[at[i] for i in shared]].float()
+        subjects.append(Subject(f"subj{s:02d}", tr.V.shape[-1], torch.tensor([row[i] for i in tr.nsd_ids]), tr.V,
+                                test_V, test_V.mean(1)))
+    test_idx = torch.tensor([row[i] for i in shared])
+    return Setting(thumbs, torch.tensor(bank), image_tokens, text_tokens, test_idx, subjects[:-1], subjects[-1],
+                   {"silent_share": float((subjects[0].clean_test <= 0).float().mean()), "data": "nsd",
+                    "nsd_subjects": list(numbers), "captions": [captions[i] for i in shared[:12]]})
 
 
 @dataclass(frozen=True)
@@ -222,7 +310,8 @@ def _batch(s: Subject, setting: Setting, n: int, step: int, gen: torch.Generator
     rows = torch.randint(len(s.train_idx), (n,), generator=gen)
     V = s.train_V[rows, step % s.train_V.shape[1]]  # one repeat per step
     idx = s.train_idx[rows]
-    return V.to(device), setting.image_tokens[idx].to(device), setting.text_tokens[idx].to(device)
+    f32 = torch.float32  # NSD keeps betas and targets in float16 on the CPU
+    return V.to(device, f32), setting.image_tokens[idx].to(device, f32), setting.text_tokens[idx].to(device, f32)
 
 
 def train(model: MindBridge, setting: Setting, subjects: list[Subject], r: Recipe, seed: int, device,
@@ -289,7 +378,7 @@ def predict(model: MindBridge, s: Subject, device) -> tuple[torch.Tensor, torch.
 def evaluate(model: MindBridge, setting: Setting, s: Subject, n: int, device) -> dict[str, float]:
     """Top-1 image retrieval among ``n`` candidates and embedding cosines on the held-out stimuli."""
     pI, pT = predict(model, s, device)
-    eI, eT = setting.image_tokens[setting.test_idx], setting.text_tokens[setting.test_idx]
+    eI, eT = setting.image_tokens[setting.test_idx].float(), setting.text_tokens[setting.test_idx].float()
     return {"top1": retrieval_top1(pI, eI, n), "cos_image": embedding_cosine(pI, eI),
             "cos_text": embedding_cosine(pT, eT)}
 
@@ -298,7 +387,7 @@ def evaluate(model: MindBridge, setting: Setting, s: Subject, n: int, device) ->
 def retrieved(model: MindBridge, setting: Setting, s: Subject, n: int, show: int, device) -> torch.Tensor:
     """For the first ``show`` test stimuli: the image retrieved among the first ``n`` candidates."""
     pI, _ = predict(model, s, device)
-    eI = F.normalize(setting.image_tokens[setting.test_idx][:n].flatten(1), dim=-1)
+    eI = F.normalize(setting.image_tokens[setting.test_idx][:n].float().flatten(1), dim=-1)
     best = (F.normalize(pI[:show].flatten(1), dim=-1) @ eI.T).argmax(1)
     return setting.images[setting.test_idx][best]
 
@@ -309,7 +398,7 @@ def retrieval_class_agreement(model: MindBridge, setting: Setting, s: Subject, n
     :func:`~paperlib.mindbridge.kernels.retrieval_top1`) shows the same digit class."""
     pI, _ = predict(model, s, device)
     p = F.normalize(pI.flatten(1), dim=-1)
-    t = F.normalize(setting.image_tokens[setting.test_idx].flatten(1), dim=-1)
+    t = F.normalize(setting.image_tokens[setting.test_idx].float().flatten(1), dim=-1)
     y = setting.labels[setting.test_idx]
     n = min(n, len(p))
     same, total = 0, 0

@@ -7,22 +7,26 @@ from __future__ import annotations
 from ..core.params import Param, Schema
 
 SCHEMA = Schema("mindbridge", (
-    Param("data_root", str, None, "NSD webdataset_avg_split folder (MindEye preprocessing); null: simulated fMRI",
-          path=True, optional=True),
-    Param("clip_model", str, {"smoke": "tiny_clip", "cpu": "tiny_clip", "full": "ViT-L-14"},
-          "CLIP giving the image and text token targets", weights=True),
+    Param("data_root", str, None, "the Natural Scenes Dataset folder as the official README lays it out "
+          "(nsddata/, nsddata_stimuli/, webdataset_avg_split/ of MindEye's preprocessing); null: simulated fMRI "
+          "(required at full scale)", path=True, optional=True),
+    Param("clip_model", str, {"smoke": "tiny_clip", "cpu": "tiny_clip",
+                              "full": "timm/vit_large_patch14_clip_224.openai"},
+          "CLIP giving the image and text token targets: tiny_clip (the zoo), or an open_clip model folder "
+          "(open_clip_config.json + weights) as a path or a hub id in the local cache", weights=True),
     Param("sources", int, {"smoke": 4, "cpu": 4, "full": 3}, "source subjects trained jointly (the new subject "
-          "comes on top)", low=2, high=8),
-    Param("voxels", int, {"smoke": 400, "cpu": 1500, "full": 15724}, "voxel count of the first subject (the "
-          "others have 0.91, 0.83, 0.81, ... of it, like NSD subjects 1, 2, 5, 7)", low=8),
+          "comes on top; NSD: subjects 1, 2, 5, 7, 3, 4, 6, 8 in this order)", low=2, high=8),
+    Param("voxels", int, {"smoke": 400, "cpu": 1500, "full": 15724}, "simulated: voxel count of the first "
+          "subject (the others have 0.91, 0.83, 0.81, ... of it, like NSD subjects 1, 2, 5, 7); NSD: read "
+          "from the files", low=8),
     Param("train_per_subject", int, {"smoke": 60, "cpu": 250, "full": 8859}, "training stimuli per subject "
-          "(disjoint between subjects)", low=4),
-    Param("test_stimuli", int, {"smoke": 60, "cpu": 300, "full": 982}, "held-out stimuli seen by every subject",
-          low=4),
+          "(disjoint between subjects; NSD: at most this many, the first in sorted order)", low=4),
+    Param("test_stimuli", int, {"smoke": 60, "cpu": 300, "full": 982}, "held-out stimuli seen by every subject "
+          "(NSD: at most this many of the shared test images)", low=4),
     Param("repeats", int, {"smoke": 3, "cpu": 3, "full": 3}, "fMRI repeats per stimulus (train: one per step; "
-          "test: their mean)", low=1),
-    Param("noise", float, {"smoke": 0.7, "cpu": 0.7, "full": 0.7}, "simulated voxel noise (std, signal std = 1)",
-          low=0),
+          "test: their mean; NSD: as in the files)", low=1),
+    Param("noise", float, {"smoke": 0.7, "cpu": 0.7, "full": 0.7}, "simulated voxel noise (std, signal std = 1; "
+          "unused with NSD)", low=0),
     Param("pool", str, "max", "voxel aggregation", choices=("max", "avg", "interp")),
     Param("pool_num", int, {"smoke": 128, "cpu": 512, "full": 8192}, "aggregated size P", low=1),
     Param("hidden", int, {"smoke": 64, "cpu": 256, "full": 2048}, "embedding width h", low=1),
@@ -47,4 +51,5 @@ SCHEMA = Schema("mindbridge", (
     Param("threads", int, {"smoke": 1, "cpu": 1, "full": 8}, "torch CPU threads (1: tiny ops on a shared CPU "
           "lose more to thread sync than they gain)", low=1),
 ), description="MindBridge: one model for cross-subject fMRI decoding, reset-tuning for a new subject",
-    gpus_full=8, time_full="about a day per 600-epoch run on 8 A100s (the paper's setting)")
+    gpus_full=1, time_full="not measured; a few hours on one 80 GB GPU by a FLOP and optimiser-traffic estimate "
+    "(one process: the paper's 8-GPU accelerate run is not reproduced)")

@@ -1,0 +1,208 @@
+"""Full scale: the Natural Scenes Dataset (NSD) in the layout of MindBridge's official README, and CLIP
+targets from a local open_clip folder.
+
+The folder ``data_root`` (the official ``--data_path``) holds MindEye's preprocessed betas and the files
+that link NSD's 73k stimulus index to COCO captions::
+
+    data_root/
+      nsddata/experiments/nsd/nsd_stim_info_merged.csv        row i = NSD stimulus i: cocoId, cocoSplit
+      nsddata_stimuli/stimuli/nsd/annotations/captions_{train,val}2017.json   COCO captions
+      webdataset_avg_split/{train,val,test}/subj0N/
+          sampleXXXXXXXXX.nsdgeneral.npy   (R, F_s) betas of the NSDGeneral voxels, one row per repeat
+          sampleXXXXXXXXX.jpg              the stimulus image
+          sampleXXXXXXXXX.coco73k.npy      its NSD (73k) stimulus index
+
+Training uses ``train/`` (the first ``train_per_subject`` samples in sorted order, like the official
+``--length``), evaluation the ``test/`` stimuli that every loaded subject saw (982 in NSD); ``val/`` is not
+read. Only numpy, PIL and the standard library: no pandas, h5py or pycocotools. Narrated in
+notebooks/mindbridge.py, "At full scale".
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..zoo.pretrained import WeightsNotFound, local_snapshot
+
+#: the order in which ``sources + 1`` NSD subjects are taken: the paper's 1, 2, 5, 7, then the others
+NSD_SUBJECTS = (1, 2, 5, 7, 3, 4, 6, 8)
+#: side of the stimulus thumbnails kept for figures (the CLIP input is made from the full image)
+THUMB = 64
+STIM_INFO = Path("nsddata", "experiments", "nsd", "nsd_stim_info_merged.csv")
+ANNOTATIONS = Path("nsddata_stimuli", "stimuli", "nsd", "annotations")
+SPLITS = Path("webdataset_avg_split")
+LAYOUT = ("data_root/nsddata/experiments/nsd/nsd_stim_info_merged.csv, "
+          "data_root/nsddata_stimuli/stimuli/nsd/annotations/captions_{train,val}2017.json and "
+          "data_root/webdataset_avg_split/{train,test}/subj0N/sample*.{nsdgeneral.npy,jpg,coco73k.npy} "
+          "(the official MindBridge README's layout, MindEye's preprocessing)")
+
+
+def _missing(what: str, path: Path) -> FileNotFoundError:
+    return FileNotFoundError(f"mindbridge: parameter 'data_root': {what} {str(path)!r} is missing; expected "
+                             f"{LAYOUT}")
+
+
+def split_dir(root: str | Path, split: str, subject: int) -> Path:
+    return Path(root).expanduser() / SPLITS / split / f"subj{subject:02d}"
+
+
+def check_layout(root: str | Path, subjects: Sequence[int]) -> Path:
+    """The NSD folder with everything the run reads, or a clear error naming what is missing."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise _missing("the NSD folder", root)
+    for rel in (STIM_INFO, ANNOTATIONS):
+        if not (root / rel).exists():
+            raise _missing("the file or folder", root / rel)
+    for s in subjects:
+        for split in ("train", "test"):
+            if not split_dir(root, split, s).is_dir():
+                raise _missing(f"subject {s}'s {split} folder", split_dir(root, split, s))
+    return root
+
+
+def read_stim_info(root: str | Path) -> list[tuple[int, str]]:
+    """``nsd_stim_info_merged.csv``: row ``i`` (the 73k index) -> ``(cocoId, cocoSplit)``."""
+    path = Path(root).expanduser() / STIM_INFO
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"cocoId", "cocoSplit"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"mindbridge: parameter 'data_root': {str(path)!r} lacks the column(s) "
+                             f"{', '.join(sorted(missing))}")
+        return [(int(row["cocoId"]), row["cocoSplit"]) for row in reader]
+
+
+def read_captions(root: str | Path, nsd_ids: Sequence[int]) -> dict[int, str]:
+    """The first COCO caption (lowest annotation id) of each NSD stimulus in ``nsd_ids``."""
+    root = Path(root).expanduser()
+    info = read_stim_info(root)
+    wanted: dict[str, set[int]] = {}
+    for i in nsd_ids:
+        if not 0 <= i < len(info):
+            raise ValueError(f"mindbridge: parameter 'data_root': NSD stimulus {i} is not in "
+                             f"{str(root / STIM_INFO)!r} ({len(info)} rows)")
+        coco_id, split = info[i]
+        wanted.setdefault(split, set()).add(coco_id)
+    first: dict[tuple[str, int], tuple[int, str]] = {}
+    for split, ids in wanted.items():
+        path = root / ANNOTATIONS / f"captions_{split}.json"
+        if not path.is_file():
+            raise _missing("the COCO caption file", path)
+        for ann in json.loads(path.read_text())["annotations"]:
+            key = (split, int(ann["image_id"]))
+            if key[1] in ids and (key not in first or ann["id"] < first[key][0]):
+                first[key] = (int(ann["id"]), ann["caption"].strip())
+    out = {}
+    for i in nsd_ids:
+        coco_id, split = info[i]
+        if (split, coco_id) not in first:
+            raise ValueError(f"mindbridge: parameter 'data_root': no COCO caption for NSD stimulus {i} "
+                             f"(cocoId {coco_id}, {split})")
+        out[i] = first[(split, coco_id)][1]
+    return out
+
+
+@dataclass
+class NSDSplit:
+    """One subject's split: ``V: (N, R, F)`` betas, ``nsd_ids: (N,)`` 73k indices, the image files."""
+
+    V: torch.Tensor
+    nsd_ids: list[int]
+    images: list[Path]
+
+
+def read_split(root: str | Path, split: str, subject: int, limit: int | None = None,
+               keep: Callable[[int], bool] | None = None) -> NSDSplit:
+    """The samples of ``webdataset_avg_split/<split>/subj0N`` in sorted order (the first ``limit`` of those
+    that ``keep`` accepts), each with its three files. Checks shapes and NaNs, naming the file."""
+    folder = split_dir(root, split, subject)
+    names = sorted(f.name[: -len(".nsdgeneral.npy")] for f in folder.glob("*.nsdgeneral.npy"))
+    if not names:
+        raise _missing(f"subject {subject}'s {split} samples (*.nsdgeneral.npy) in", folder)
+    V, ids, images, shape = [], [], [], None
+    for name in names:
+        for ext in ("jpg", "coco73k.npy"):
+            if not (folder / f"{name}.{ext}").is_file():
+                raise _missing("the file", folder / f"{name}.{ext}")
+        nsd_id = int(np.load(folder / f"{name}.coco73k.npy").reshape(-1)[0])
+        if keep is not None and not keep(nsd_id):
+            continue
+        v = np.load(folder / f"{name}.nsdgeneral.npy")
+        v = v[None] if v.ndim == 1 else v
+        if v.ndim != 2 or (shape is not None and v.shape != shape):
+            raise ValueError(f"mindbridge: {str(folder / name)}.nsdgeneral.npy: expected voxel data of shape "
+                             f"(repeats, voxels) = {shape or '(R, F)'} like the subject's other samples, "
+                             f"got {v.shape}")
+        if not np.isfinite(v).all():
+            raise ValueError(f"mindbridge: {str(folder / name)}.nsdgeneral.npy holds NaN or infinite values")
+        shape = v.shape
+        V.append(torch.from_numpy(np.ascontiguousarray(v)))
+        ids.append(nsd_id)
+        images.append(folder / f"{name}.jpg")
+        if limit is not None and len(ids) == limit:
+            break
+    if not ids:
+        raise ValueError(f"mindbridge: parameter 'data_root': no usable {split} samples of subject {subject} "
+                         f"in {str(folder)!r}")
+    return NSDSplit(torch.stack(V), ids, images)
+
+
+def load_image(path: Path, *sizes: int) -> tuple[torch.Tensor, ...]:
+    """An RGB image file resized (bicubic, antialiased) to ``(3, size, size)`` in [0, 1], once per size."""
+    from PIL import Image
+
+    out = []
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        for size in sizes:
+            small = im.resize((size, size), Image.BICUBIC)
+            out.append(torch.from_numpy(np.asarray(small, dtype=np.float32) / 255.0).permute(2, 0, 1))
+    return tuple(out)
+
+
+@dataclass
+class ClipTargets:
+    """A CLIP and how to feed it: the image side and normalisation of its training, and its tokenizer."""
+
+    model: nn.Module
+    tokenize: Callable
+    image_size: int
+    mean: tuple[float, ...] | None = None  # None: the tiny CLIP's [-1, 1] mapping
+    std: tuple[float, ...] | None = None
+
+
+def load_clip(name: str, scale: str) -> ClipTargets:
+    """``tiny_clip``: the zoo's tiny CLIP (trained in situ). Anything else: an open_clip model folder
+    (``open_clip_config.json`` plus weights, the layout of open_clip's hub repositories, e.g.
+    ``timm/vit_large_patch14_clip_224.openai`` for ViT-L/14 'openai'), given as a path or as a hub id in
+    the local Hugging Face cache. Never downloads."""
+    if name == "tiny_clip":
+        from ..zoo import create, tokenizer
+
+        clip, _ = create("tiny_clip", "smoke" if scale == "smoke" else "cpu")
+        return ClipTargets(clip, tokenizer(), 16)
+    import open_clip
+
+    folder = local_snapshot(name, "clip_model")
+    if not (folder / "open_clip_config.json").is_file():
+        raise WeightsNotFound(f"mindbridge: parameter 'clip_model': {str(folder)!r} has no open_clip_config.json; "
+                              "expected an open_clip model folder (open_clip_config.json and "
+                              "open_clip_model.safetensors or open_clip_pytorch_model.bin), e.g. a local copy of "
+                              "timm/vit_large_patch14_clip_224.openai, or 'tiny_clip'")
+    if not (list(folder.glob("*.safetensors")) + list(folder.glob("*.bin")) + list(folder.glob("*.pth"))):
+        raise WeightsNotFound(f"mindbridge: parameter 'clip_model': no weights (.safetensors, .bin, .pth) in "
+                              f"{str(folder)!r}")
+    spec = f"local-dir:{folder}"
+    model = open_clip.create_model(spec)
+    cfg = model.visual.preprocess_cfg
+    size = cfg["size"]
+    return ClipTargets(model, open_clip.get_tokenizer(spec), size if isinstance(size, int) else size[0],
+                       tuple(cfg["mean"]), tuple(cfg["std"]))
