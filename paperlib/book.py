@@ -98,6 +98,9 @@ def cache_execution(name: str, executed: Path) -> None:
     for cell, done in zip(source_code, executed_code):  # outputs onto the untouched source (the cache key)
         cell.outputs, cell.execution_count = done.outputs, done.execution_count
     nb = source
+    for key in ("widgets", "language_info"):  # widget state lets the built page's sliders work offline
+        if key in executed_nb.metadata:
+            nb.metadata[key] = executed_nb.metadata[key]
     cache = get_cache(str(repo_root() / "_build" / ".jupyter_cache"))
     cache.cache_notebook_bundle(CacheBundleIn(nb, uri=str(notebook(name))), check_validity=False, overwrite=True)
 

@@ -19,7 +19,7 @@ SCHEMA = Schema("miniatures", (
     Param("guidance", float, 2.0, "classifier-free guidance scale (1 = none)", low=1.0, high=20.0),
 ), description="the data kit and the model zoo every chapter stands on", gpus_full=0, time_full="a few minutes")
 
-__all__ = ["SCHEMA", "domain_accuracies", "ddpm_quality"]
+__all__ = ["SCHEMA", "domain_accuracies", "ddpm_quality", "guidance_sweep"]
 
 
 def domain_accuracies(model: nn.Module, benchmark: dict[str, Domain]) -> dict[str, float]:
@@ -43,3 +43,15 @@ def ddpm_quality(ddpm: ClassConditionalUNet, judge: nn.Module, per_class: int, s
     return {"labels": labels, "conditional": conditional, "unconditional": unconditional,
             "conditional_accuracy": accuracy(judge, conditional, labels),
             "unconditional_accuracy": accuracy(judge, unconditional, labels)}
+
+
+def guidance_sweep(ddpm: ClassConditionalUNet, judge: nn.Module, scales: list[float], per_class: int, steps: int,
+                   seed: int, device: torch.device) -> dict[float, dict[str, object]]:
+    """Conditional samples and their accuracy under ``judge`` at each guidance scale, from the same noise."""
+    labels = torch.arange(10).repeat_interleave(per_class)
+    ddpm, judge = ddpm.to(device), judge.to(device)
+    sweep = {}
+    for w in scales:
+        images = sample(ddpm, labels, steps, w, torch.Generator().manual_seed(seed))
+        sweep[w] = {"samples": images, "accuracy": accuracy(judge, images, labels)}
+    return sweep

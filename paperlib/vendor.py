@@ -11,12 +11,24 @@ from pathlib import Path
 
 from .core.paths import repo_root
 
-#: package spec -> {file inside the package: destination under _static/vendor/}
+#: package spec -> {file, folder or glob inside the package: destination under _static/vendor/}
 ASSETS = {
     "mathjax@3.2.2": {"es5": "mathjax"},
     "requirejs@2.3.7": {"require.js": "require.js"},
-    "@jupyter-widgets/html-manager@1.0.6": {"dist/embed-amd.js": "embed-amd.js"},
+    "@jupyter-widgets/html-manager@1.0.6": {
+        "dist/embed-amd.js": "embed-amd.js",
+        **{f"dist/*.{ext}": "widget-assets" for ext in ("woff2", "woff", "ttf", "eot", "svg")},  # icon fonts
+    },
 }
+
+#: Loaded before require.js and embed-amd.js. The embedder resolves its icon fonts against the URL that
+#: require.js gives its module, which by default is a path under the page that does not exist; map that
+#: module to the vendored folder (a global ``require`` object is require.js's documented config hook).
+ASSETS_PATH_JS = """\
+var widgetAssets = new URL("widget-assets/", document.currentScript.src).href;
+window.__jupyter_widgets_assets_path__ = widgetAssets;
+var require = {paths: {"@jupyter-widgets/html-manager/dist": widgetAssets.slice(0, -1)}};
+"""
 
 
 def static_dir() -> Path:
@@ -26,6 +38,8 @@ def static_dir() -> Path:
 def ensure_assets() -> Path:
     """Make sure every asset is in place; download only what is missing. Returns the static folder."""
     target = static_dir() / "vendor"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "widgets-assets.js").write_text(ASSETS_PATH_JS)  # ours: always current
     missing = {spec: files for spec, files in ASSETS.items()
                if not all((target / dest).exists() for dest in files.values())}
     if not missing:
@@ -41,8 +55,14 @@ def ensure_assets() -> Path:
             tarball = next(Path(tmp).glob(f"{name}-*.tgz"))
             with tarfile.open(tarball) as tar:
                 tar.extractall(Path(tmp) / name, filter="data")
+            package = Path(tmp) / name / "package"
             for inner, dest in files.items():
-                source = Path(tmp) / name / "package" / inner
+                if "*" in inner:
+                    (target / dest).mkdir(parents=True, exist_ok=True)
+                    for source in package.glob(inner):
+                        shutil.copy2(source, target / dest / source.name)
+                    continue
+                source = package / inner
                 (target / dest).parent.mkdir(parents=True, exist_ok=True)
                 if source.is_dir():
                     shutil.copytree(source, target / dest, dirs_exist_ok=True)

@@ -81,3 +81,19 @@ def test_search_finds_a_word_from_a_notebook(browser, site):
     links = page.eval_on_selector_all("#search-results li a", "as => as.map(a => a.href)")
     assert any("notebooks/miniatures.html" in link for link in links), links
     page.close()
+
+
+def test_a_slider_steps_through_figures_without_a_kernel(browser, site):
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{site}/notebooks/miniatures.html", wait_until="networkidle")
+    image = page.locator(".widget-html img").first
+    image.wait_for(timeout=15000)
+    before = image.get_attribute("src")
+    page.locator(".widget-slider .noUi-handle").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("src => document.querySelector('.widget-html img').src !== src", arg=before,
+                           timeout=5000)
+    assert not errors, f"console errors: {errors}"
+    page.close()
