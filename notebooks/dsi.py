@@ -36,6 +36,12 @@
 #   DDPM from the zoo, always given its *null* class, instead of Stable Diffusion v1.4 fine-tuned with
 #   empty prompts in latent space; a small CNN trained by ERM or mixup instead of DomainBed ResNet-50s;
 #   a coarse DDIM grid and one noise draw at `cpu` scale.
+# - **At full scale (same code, `data_root` and `sd_model` set):** domain folders in leave-one-domain-out
+#   splits, Stable Diffusion's UNet fine-tuned here on the source-train images with the empty prompt
+#   (official recipe: lr $10^{-4}$, batch 48, frozen VAE and text encoder; far fewer steps than the
+#   paper's 200 epochs), inversion in its latent space from the VAE's posterior mean, and timm
+#   classifiers. Simplified there: AdamW with a one-cycle schedule instead of DomainBed's constant-rate
+#   Adam; random shifts and flips instead of DomainBed's crop and colour jitter.
 # - **Where we differ from the official code:** the official pipeline maps transformed images to
 #   $[-1.5, 1.5]$ while clean images get ImageNet normalisation; here both go through *identical*
 #   preprocessing. The official README's threshold `-lpt 0.1` lies below $1/C$ for PACS, so it never
@@ -57,6 +63,18 @@ clf_width = None
 tolerance = None
 quantile = None
 tv_weight = None
+clf_lr = None
+clf_batch = None
+batch_size = None
+data_root = None
+target_domain = None
+source_domains = None
+image_size = None
+backbone = None
+backbone_weights = None
+sd_model = None
+diffusion_size = None
+finetune_steps = None
 
 # %%
 import matplotlib.pyplot as plt
@@ -64,12 +82,9 @@ import numpy as np
 import torch
 from IPython.display import display
 
-from paperlib import zoo
 from paperlib.core import Run, image_grid, pick_device, progress, use_style
-from paperlib.data import TARGETS, dg_benchmark
-from paperlib.dsi import (METHODS, SCHEMA, ShiftInverter, assert_no_target_in, check_steps, curve_figure,
-                          diffusion_training_data, evaluate, evaluation_domains, invert_all, mean_over,
-                          select_on_source, summary_table, train_classifier, tv_denoise)
+from paperlib.dsi import (METHODS, SCHEMA, check_setup, check_steps, curve_figure, evaluate, inversion_logits,
+                          mean_over, prepare, select_on_source, summary_table, train_classifier, tv_denoise)
 
 torch.set_num_threads(2)
 use_style()
@@ -77,7 +92,12 @@ use_style()
 # %%
 p = SCHEMA.resolve(scale=scale, device=device, seed=seed, steps=steps, ddim_stride=ddim_stride, draws=draws,
                    n_per_domain=n_per_domain, n_val=n_val, seeds=seeds, clf_steps=clf_steps,
-                   clf_width=clf_width, tolerance=tolerance, quantile=quantile, tv_weight=tv_weight)
+                   clf_width=clf_width, tolerance=tolerance, quantile=quantile, tv_weight=tv_weight, clf_lr=clf_lr,
+                   clf_batch=clf_batch, batch_size=batch_size, data_root=data_root, target_domain=target_domain,
+                   source_domains=source_domains, image_size=image_size, backbone=backbone,
+                   backbone_weights=backbone_weights, sd_model=sd_model, diffusion_size=diffusion_size,
+                   finetune_steps=finetune_steps)
+pipeline = check_setup(p)  # "digits" (the miniature) or "folders" (domain folders + Stable Diffusion)
 dev = pick_device(p.device)
 run = Run("dsi", p)
 curve_steps = check_steps(p.steps, 1000)
@@ -120,26 +140,26 @@ p
 #
 # The diffusion model is the zoo's tiny DDPM, trained on the source train split. It is class-conditional,
 # but the label of a test input is unknown, so DSI always passes the **null class** (the same as the
-# paper's empty prompt). Before using it we *check* that its training set shares no image with any
-# evaluation domain.
+# paper's empty prompt). Before using it, `prepare` *checks* that its training set shares no image with any
+# evaluation domain. With `data_root` set, `prepare` instead loads the domain folders and Stable Diffusion,
+# fine-tunes its UNet on the source-train images, and checks the recorded training files against every
+# target image (see "At full scale"); everything after this cell is the same code for both.
 
 # %%
-ddpm, ddpm_meta = zoo.create("ddpm", p.scale)
-assert_no_target_in(diffusion_training_data(ddpm_meta), dg_benchmark(16), "diffusion training data")
-inverter = ShiftInverter.from_zoo(ddpm.to(dev), zoo.NULL_CLASS, ddim_stride=p.ddim_stride)
-run.glue("ddpm_final_loss", float(ddpm_meta["facts"]["final_loss"]))
+setup = prepare(p, dev)
+bench, inverter = setup.bench, setup.inverter
+run.glue("diffusion_final_loss", setup.facts["final_loss"])
 
 # %% [markdown]
 # One target image of each domain inverted at every step of the curve. Small $T$ changes little; large
 # $T$ produces a clean source-style digit, not always the right one.
 
 # %% mystnb={"image": {"alt": "A grid of digit images: the first row shows one input from each domain, the following rows the same inputs after inversion at increasing noise steps, ending in clean source-style digits."}}
-benchmark = dg_benchmark(16)
-examples = torch.stack([benchmark[d].x[0] for d in benchmark])
+examples = torch.stack([d.x[0] for d in bench.evaluation.values()])
 rows = {"input": examples}
 for t in curve_steps[1:]:
     rows[f"T={t}"] = inverter(examples, t, torch.Generator().manual_seed(p.seed), device=dev)
-fig = image_grid(rows, size=0.8, title="columns: " + ", ".join(benchmark))
+fig = image_grid(rows, size=0.8, title="columns: " + ", ".join(bench.evaluation))
 plt.show()
 
 # %% [markdown]
@@ -150,20 +170,23 @@ plt.show()
 # `seeds` seeds. The spread over these seeds is the spread in the claim check.
 
 # %%
-classifiers = {m: [train_classifier(m, p.seed + s, p.clf_steps, p.clf_width, device=dev) for s in range(p.seeds)]
+classifiers = {m: [train_classifier(m, p.seed + s, p.clf_steps, p.clf_width, p.clf_batch, p.clf_lr, dev,
+                                   source=bench.source, backbone=p.backbone, weights=p.backbone_weights,
+                                   num_classes=bench.num_classes) for s in range(p.seeds)]
                for m in METHODS}
 
 # %% [markdown]
-# **Choosing $T^\*$ and $\tau$ without target data.** `select_on_source` loads the source validation
-# split itself and has no parameter for target images or labels. $T^\*$ is the largest step whose DSI
-# accuracy on source validation stays within `tolerance` of the clean accuracy. The adaptive candidates
+# **Choosing $T^\*$ and $\tau$ without target data.** `select_on_source` reads only the source validation
+# split (`bench.source` holds source-domain images only) and has no parameter for target images or
+# labels. $T^\*$ is the largest step whose DSI accuracy on source validation stays within `tolerance` of
+# the clean accuracy. The adaptive candidates
 # are the steps whose clean+DSI ensemble stays within it. $\tau$ is the `quantile` of the clean
 # confidence $\max\operatorname{softmax} f(x)$ on source validation, so an input less confident than most
 # source inputs counts as shifted. A $\tau\le 1/C$ would be rejected.
 
 # %%
 selection, val = select_on_source(classifiers, inverter, curve_steps, p.tolerance, p.quantile, p.n_val,
-                                  p.draws, p.seed, dev)
+                                  p.draws, p.seed, dev, bench.num_classes, bench.source, p.batch_size)
 run.glue("dsi_step", selection.step)
 run.glue("adaptive_steps", ", ".join(map(str, selection.adaptive_steps)) or "none")
 run.glue("tau_mean", float(np.mean([t for ts in selection.taus.values() for t in ts])))
@@ -177,16 +200,18 @@ selection
 # **Evaluation.** Every domain of the Digits DG benchmark, each cut to a fixed seeded subsample of
 # `n_per_domain` images: the source test split (the price DSI pays in distribution) and the five shifted
 # targets. The transform does not depend on the classifier, so each image is inverted once per step and
-# draw, and every classifier reads the same inversions. The non-diffusion control, total-variation
+# draw, and every classifier reads the same inversions (`inversion_logits` keeps their logits, not the
+# images, so memory does not grow with steps and draws). The non-diffusion control, total-variation
 # denoising {cite}`chambolle2004tv` from scikit-image, sees the same inputs.
 
 # %%
-domains = evaluation_domains(p.n_per_domain, p.seed)
-inverted = invert_all(inverter, {k: d.x for k, d in domains.items()}, curve_steps, p.draws, p.seed, dev,
-                      progress_bar=lambda jobs: progress(jobs, desc="dsi: inverting"))
+domains = bench.evaluation
+logits, inverted = inversion_logits(inverter, {k: d.x for k, d in domains.items()}, classifiers, curve_steps,
+                                    p.draws, p.seed, dev, p.batch_size,
+                                    progress_bar=lambda jobs: progress(jobs, desc="dsi: inverting"))
 denoised = {k: tv_denoise(d.x, p.tv_weight) for k, d in domains.items()}
-results = evaluate(classifiers, domains, inverted, selection, denoised)
-targets = [d for d in domains if d in TARGETS]
+results = evaluate(classifiers, domains, logits, selection, denoised)
+targets = list(bench.targets)
 
 # %%
 acc = {}
@@ -199,7 +224,7 @@ for m in METHODS:
 display(summary_table(results, list(domains)))
 
 # %% [markdown]
-# Mean accuracy over the five target domains (and seeds), ERM: no DSI {glue:text}`erm_clean_target:.3f`,
+# Mean accuracy over the target domains (and seeds), ERM: no DSI {glue:text}`erm_clean_target:.3f`,
 # DSI at $T^\*$ {glue:text}`erm_dsi_target:.3f`, adaptive DSI {glue:text}`erm_adaptive_target:.3f`,
 # TV denoising {glue:text}`erm_tv_target:.3f`. Mixup: {glue:text}`mixup_clean_target:.3f` without DSI,
 # {glue:text}`mixup_dsi_target:.3f` with DSI at $T^\*$, {glue:text}`mixup_adaptive_target:.3f` adaptive.
@@ -228,7 +253,7 @@ show_t = selection.step if selection.step > 0 else curve_steps[-1]
 rows = {}
 for d in targets:
     rows[d] = domains[d].x[:8]
-    rows[f"DSI T={show_t}"] = inverted[d][show_t][0, :8]
+    rows[f"DSI T={show_t}"] = inverted[d][show_t][:8]
 fig = image_grid(rows, size=0.6)
 plt.show()
 
@@ -275,21 +300,27 @@ display(run.claims_table())
 # ## At full scale
 #
 # ```bash
-# paperlib run dsi --scale full --device cuda
+# paperlib run dsi --scale full --device cuda -p data_root /data/PACS -p target_domain sketch
 # ```
 #
-# runs this chapter with the settings in `notebooks/params/dsi.full.yaml`, on one GPU in minutes:
-# the official code's DDIM stride (250 steps over 1000), 4 noise draws, the steps
-# {0, 200, 400, 600, 800}, and every image of every domain. The zoo models stay the same.
-# The paper's own setting has these parts:
-# - PACS in leave-one-domain-out splits {cite}`li2017pacs`;
-# - Stable Diffusion v1.4 {cite}`rombach2022ldm` fine-tuned with empty captions at 256² on the training
-#   domains for 200 epochs (no released weights);
-# - DomainBed ResNet-50 predictors;
-# - strength 0.8 (DDIM 250, start index 200).
+# runs this chapter, unchanged, in the paper's setting, with `notebooks/params/dsi.full.yaml`:
+# - PACS {cite}`li2017pacs` (or OfficeHome, VLCS) as `<data_root>/<domain>/<class>/<image>`, one
+#   target domain held out (`target_domain`), the others pooled and split into train / validation /
+#   test; `source_domains` picks one for the single-source setting;
+# - Stable Diffusion v1.4 {cite}`rombach2022ldm` (`sd_model`, a diffusers folder or a model id in the local
+#   Hugging Face cache; nothing is downloaded), its UNet fine-tuned on the source-train images with the
+#   empty prompt at 256² for `finetune_steps` steps and cached with `dsi_source.json`, the hashes of the
+#   image files it saw. A folder you fine-tuned elsewhere can be passed with `finetune_steps 0` if it
+#   carries that record; without one it is refused, and so is any record that lists a target image.
+#   Encoding the empty prompt the first time needs the `transformers` package;
+# - DomainBed-style ResNet-50 predictors from timm (`backbone_weights`: ImageNet weights on disk),
+#   ERM and Mixup, 5,000 steps;
+# - the official DDIM stride (250 steps over 1000), 4 noise draws, the steps {0, 200, 400, 600, 800}
+#   (800 is the paper's strength 0.8), every image of the target domain.
 #
-# It needs a fine-tuned SD folder and the PACS folders; this chapter does not load them yet.
-# `ShiftInverter` takes `encode`/`decode` callables for the VAE for that purpose.
+# `paperlib doctor dsi --scale full` checks the folders and weights first. Expect about three hours on
+# one H100 per target domain, most of it in the 4 × 5 DDIM inversions of every test image; the paper
+# fine-tunes for 200 epochs, not the 2,000 steps set here.
 
 # %%
 run.save()

@@ -30,6 +30,36 @@ class TargetLeakError(RuntimeError):
     """A target-domain image was found in the data a source-only model is trained or tuned on."""
 
 
+@dataclass(frozen=True)
+class SourceSplits:
+    """Source-domain data only: what the classifiers train on (``train``) and what ``T*`` and ``tau``
+    are chosen on (``val``); images ``(N, 3, H, W)`` in [0, 1], labels ``(N,)``."""
+
+    domains: tuple[str, ...]
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    natural_images: bool = False  # photos/paintings: horizontal flips are label-preserving (digits: no)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A DG benchmark for DSI: the source splits, and the evaluation domains (``"source"`` = the source
+    test split, the price paid in distribution, plus the shifted ``targets``), each a fixed subsample."""
+
+    name: str
+    source: SourceSplits
+    evaluation: dict[str, Domain]
+    targets: tuple[str, ...]
+    classes: tuple[str, ...]
+    image_size: int
+    train_hashes: tuple[str, ...] = ()  # sha256 of the source-train image files (folder benchmarks)
+    eval_hashes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
 # --------------------------------------------------------------------------------------------- data
 def image_hashes(x: torch.Tensor, decimals: int = 3) -> set[str]:
     """One hash per image (pixels rounded to ``decimals``), to detect exact or near-exact copies."""
@@ -59,6 +89,15 @@ def diffusion_training_data(meta: dict, image_size: int = 16) -> torch.Tensor:
     return x
 
 
+def digits_benchmark(n_per_domain: int, seed: int = 0) -> Benchmark:
+    """The data kit's Digits DG benchmark at 16x16: source train/val splits, evaluation subsamples."""
+    from ..data.domains import TARGETS
+
+    source = SourceSplits(("source",), source_train(16, "train"), source_train(16, "val"))
+    return Benchmark("digits", source, evaluation_domains(n_per_domain, seed), tuple(TARGETS),
+                     tuple(str(c) for c in range(10)), 16)
+
+
 def evaluation_domains(n_per_domain: int, seed: int = 0, size: int = 16) -> dict[str, Domain]:
     """Every domain of the benchmark, each cut to a fixed seeded subsample of ``n_per_domain`` images."""
     out = {}
@@ -69,57 +108,136 @@ def evaluation_domains(n_per_domain: int, seed: int = 0, size: int = 16) -> dict
     return out
 
 
+@dataclass
+class Pipeline:
+    """What a run works on: the benchmark, the source-only inverter, and facts about its diffusion model."""
+
+    bench: Benchmark
+    inverter: ShiftInverter
+    facts: dict
+
+
+def prepare(p, device: torch.device | str = "cpu") -> Pipeline:
+    """The benchmark and the source-only diffusion model for the parameters ``p`` of the chapter.
+
+    Digits (``data_root`` null): the data kit and the zoo's DDPM, fed its null class; its training set is
+    rebuilt from its recorded recipe and checked against every evaluation image. Folders: the domain
+    folders, Stable Diffusion fine-tuned on the source-train images (or a fine-tuned folder with its
+    record), checked against every target image. Either way a leak raises :class:`TargetLeakError`.
+    """
+    from .params import check_setup
+
+    if check_setup(p) == "digits":
+        from .. import zoo
+        from ..data.domains import dg_benchmark
+
+        bench = digits_benchmark(p.n_per_domain, p.seed)
+        ddpm, meta = zoo.create("ddpm", p.scale)
+        assert_no_target_in(diffusion_training_data(meta), dg_benchmark(16), "diffusion training data")
+        inverter = ShiftInverter.from_zoo(ddpm.to(device), zoo.NULL_CLASS, ddim_stride=p.ddim_stride)
+        return Pipeline(bench, inverter, {"diffusion": "zoo DDPM (null class)",
+                                          "final_loss": float(meta["facts"]["final_loss"])})
+    from .full import folder_benchmark, source_diffusion
+
+    bench = folder_benchmark(p.data_root, p.target_domain, p.source_domains, p.image_size, p.n_per_domain, p.seed)
+    model, record = source_diffusion(p.sd_model, bench, p.finetune_steps, p.diffusion_size, p.seed, device)
+    inverter = ShiftInverter.from_latent_diffusion(model, p.image_size, p.ddim_stride)
+    return Pipeline(bench, inverter, {"diffusion": f"{p.sd_model} fine-tuned on {', '.join(bench.source.domains)}",
+                                      "final_loss": float(record.get("final_loss", float("nan")))})
+
+
 # -------------------------------------------------------------------------------------- classifiers
-def mixup_loss(model: nn.Module, batch: tuple, alpha: float = 0.2, shift: int = 1) -> torch.Tensor:
+def augment(x: torch.Tensor, shift: int = 1, flip: bool = False) -> torch.Tensor:
+    """The training augmentation: a random translation by up to ``shift`` pixels, and (natural images
+    only; digits are not mirror-symmetric) a random horizontal flip of half the batch."""
+    x = random_shift(x, shift)
+    if flip:
+        mirror = torch.rand(len(x), device=x.device) < 0.5
+        x = torch.where(mirror[:, None, None, None], x.flip(-1), x)
+    return x
+
+
+def mixup_loss(model: nn.Module, batch: tuple, alpha: float = 0.2, shift: int = 1, flip: bool = False) -> torch.Tensor:
     """Mixup (Zhang et al., 2018): ``CE(f(lam x_i + (1 - lam) x_j), lam y_i + (1 - lam) y_j)``, lam ~ Beta(a, a)."""
     x, y = batch
     lam = float(np.random.beta(alpha, alpha))
     perm = torch.randperm(len(x), device=x.device)
-    logits = model(random_shift(lam * x + (1 - lam) * x[perm], shift))
+    logits = model(augment(lam * x + (1 - lam) * x[perm], shift, flip))
     ce = nn.functional.cross_entropy
     return lam * ce(logits, y) + (1 - lam) * ce(logits, y[perm])
 
 
-def erm_loss(model: nn.Module, batch: tuple, shift: int = 1) -> torch.Tensor:
+def erm_loss(model: nn.Module, batch: tuple, shift: int = 1, flip: bool = False) -> torch.Tensor:
     """Empirical risk minimisation with the zoo's small random shifts."""
-    return nn.functional.cross_entropy(model(random_shift(batch[0], shift)), batch[1])
+    return nn.functional.cross_entropy(model(augment(batch[0], shift, flip)), batch[1])
+
+
+def make_classifier(backbone: str, num_classes: int, width: int = 16, weights: str | None = None) -> nn.Module:
+    """``small_cnn`` (the zoo's SmallCNN) or any timm architecture (ImageNet-normalised inside, so clean
+    and transformed inputs in [0, 1] share one preprocessing); ``weights``: a local pretrained file/folder."""
+    if backbone == "small_cnn":
+        if weights is not None:
+            raise ValueError("backbone_weights: the small_cnn backbone is trained from scratch; pass null")
+        return SmallCNN(3, width, num_classes)
+    from .full import timm_classifier
+
+    return timm_classifier(backbone, num_classes, weights)
 
 
 def train_classifier(method: str, seed: int, steps: int, width: int = 16, batch_size: int = 64,
-                     lr: float = 3e-3, device: torch.device | str = "cpu") -> nn.Module:
-    """A ``SmallCNN`` trained on the source train split by ``method`` (``erm`` or ``mixup``)."""
+                     lr: float = 3e-3, device: torch.device | str = "cpu", *, source: SourceSplits | None = None,
+                     backbone: str = "small_cnn", weights: str | None = None, num_classes: int = 10) -> nn.Module:
+    """A classifier trained on the source train split by ``method`` (``erm`` or ``mixup``).
+
+    ``source=None`` is the Digits benchmark (16x16); a folder benchmark's ``SourceSplits`` otherwise
+    (natural images: shifts of 1/16 of the side and horizontal flips).
+    """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
     seed_everything(seed)
-    x, y = source_train(16, "train")
-    model = SmallCNN(3, width).to(device)
+    x, y = source.train if source is not None else source_train(16, "train")
+    natural = source is not None and source.natural_images
+    shift = max(1, x.shape[-1] // 16) if natural else 1
+    model = make_classifier(backbone, num_classes, width, weights).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    loss = erm_loss if method == "erm" else mixup_loss
+    base = erm_loss if method == "erm" else mixup_loss
+    loss = lambda m, b: base(m, b, shift=shift, flip=natural)  # noqa: E731
     fit(model, batches(x, y, batch_size, seed), loss, opt, steps, desc=f"dsi: {method} seed {seed}",
         scheduler=sched, device=torch.device(device))
     return model.eval()
 
 
 # ---------------------------------------------------------------------------------------- transform
-@torch.no_grad()
-def invert_all(inverter: ShiftInverter, sets: dict[str, torch.Tensor], steps: Sequence[int], draws: int,
-               seed: int, device: torch.device | str = "cpu", progress_bar=None) -> dict[str, dict[int, torch.Tensor]]:
-    """``{set: {T: (draws, N, C, H, W)}}``: every image set inverted at every step, ``draws`` noise draws.
+Logits = dict[str, dict[int, dict[str, list[torch.Tensor]]]]
 
-    The draw ``d`` of step ``T`` uses seed ``seed + 1000 d + T`` (the same for every set and classifier).
+
+@torch.no_grad()
+def inversion_logits(inverter: ShiftInverter, sets: dict[str, torch.Tensor], classifiers: dict[str, Sequence[nn.Module]],
+                     steps: Sequence[int], draws: int, seed: int, device: torch.device | str = "cpu",
+                     batch_size: int = 256, keep: int = 8, progress_bar=None) -> tuple[Logits, dict]:
+    """Every image set inverted at every step, ``draws`` noise draws, read by every classifier.
+
+    Returns ``({set: {T: {method: [(N, classes) logits, mean over draws, one per classifier]}}},
+    {set: {T: the first `keep` inverted images of draw 0}})``. Only logits are kept, so memory does
+    not grow with the number of steps and draws (full scale: thousands of 224x224 images). The draw
+    ``d`` of step ``T`` uses seed ``seed + 1000 d + T``: the same for every set and classifier.
     """
-    out: dict[str, dict[int, torch.Tensor]] = {name: {} for name in sets}
+    logits: Logits = {name: {} for name in sets}
+    examples: dict[str, dict[int, torch.Tensor]] = {name: {} for name in sets}
     jobs = [(name, t) for name in sets for t in steps]
     for name, t in (progress_bar(jobs) if progress_bar else jobs):
-        out[name][t] = torch.stack([inverter(sets[name], t, torch.Generator().manual_seed(seed + 1000 * d + t),
-                                             device=device) for d in range(draws)])
-    return out
-
-
-def draw_logits(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """Mean logits over draws: images (draws, N, C, H, W) -> (N, classes)."""
-    return torch.stack([predict(model, x) for x in images]).mean(0)
+        sums = {m: [0.0] * len(group) for m, group in classifiers.items()}
+        for d in range(draws):
+            x_hat = inverter(sets[name], t, torch.Generator().manual_seed(seed + 1000 * d + t),
+                             batch_size=batch_size, device=device)
+            if d == 0:
+                examples[name][t] = x_hat[:keep].clone()
+            for m, group in classifiers.items():
+                for i, model in enumerate(group):
+                    sums[m][i] = sums[m][i] + predict(model, x_hat)
+        logits[name][t] = {m: [s / draws for s in per] for m, per in sums.items()}
+    return logits, examples
 
 
 def tv_denoise(x: torch.Tensor, weight: float = 0.1) -> torch.Tensor:
@@ -150,53 +268,55 @@ class Selection:
 
 def select_on_source(classifiers: dict[str, Sequence[nn.Module]], inverter: ShiftInverter, steps: Sequence[int],
                      tolerance: float, quantile: float, n_val: int, draws: int = 1, seed: int = 0,
-                     device: torch.device | str = "cpu", num_classes: int = 10) -> tuple[Selection, dict]:
-    """Choose ``T*`` and ``tau`` from the source validation split only (loaded here; no target input).
+                     device: torch.device | str = "cpu", num_classes: int = 10, source: SourceSplits | None = None,
+                     batch_size: int = 256) -> tuple[Selection, dict]:
+    """Choose ``T*`` and ``tau`` from the source validation split only (no target input).
 
+    ``source=None`` loads the Digits source validation split here; a folder benchmark passes its
+    :class:`SourceSplits`, which hold source-domain images only (checked when they are built).
     ``T*`` = the largest step whose DSI accuracy on source validation (mean over classifiers) stays
     within ``tolerance`` of the clean accuracy (the price we agree to pay in distribution). The
     adaptive candidates are every step > 0 whose clean+DSI ensemble stays within ``tolerance``.
     ``tau`` (per classifier) = the ``quantile`` of its clean max-softmax on source validation, so that
     a test input less confident than most in-distribution inputs is treated as shifted; it must
-    exceed chance ``1/C``. Returns the selection and the inverted validation images (for figures).
+    exceed chance ``1/C``. Returns the selection and the validation images with inverted examples.
     """
     if not 0 <= tolerance < 1:
         raise ValueError(f"tolerance: expected a number in [0, 1), got {tolerance!r}")
     if not 0 < quantile < 1:
         raise ValueError(f"quantile: expected a number in (0, 1), got {quantile!r}")
-    x, y = source_train(16, "val")
+    x, y = source.val if source is not None else source_train(16, "val")
     gen = torch.Generator().manual_seed(seed)
     keep = torch.randperm(len(y), generator=gen)[:n_val].sort().values
     x, y = x[keep], y[keep]
-    inverted = invert_all(inverter, {"source_val": x}, steps, draws, seed + 7, device)["source_val"]
-    models = [m for group in classifiers.values() for m in group]
-    clean = [predict(m, x) for m in models]
-    acc = lambda logits: (logits.argmax(1) == y).float().mean().item()  # noqa: E731
-    clean_acc = float(np.mean([acc(c) for c in clean]))
-    dsi_acc, ens_acc = {}, {}
-    for t in steps:
-        per = [draw_logits(m, inverted[t]) for m in models]
-        dsi_acc[t] = float(np.mean([acc(l) for l in per]))
-        ens_acc[t] = float(np.mean([acc((l + c) / 2) for l, c in zip(per, clean)]))
+    logits, examples = inversion_logits(inverter, {"source_val": x}, classifiers, steps, draws, seed + 7, device,
+                                        batch_size)
+    logits = logits["source_val"]
+    clean = {m: [predict(model, x) for model in group] for m, group in classifiers.items()}
+    acc = lambda lg: (lg.argmax(1) == y).float().mean().item()  # noqa: E731
+    pairs = lambda t: [(lt, c) for m in classifiers for lt, c in zip(logits[t][m], clean[m])]  # noqa: E731
+    clean_acc = float(np.mean([acc(c) for group in clean.values() for c in group]))
+    dsi_acc = {t: float(np.mean([acc(lt) for lt, _ in pairs(t)])) for t in steps}
+    ens_acc = {t: float(np.mean([acc((lt + c) / 2) for lt, c in pairs(t)])) for t in steps}
     ok = [t for t in steps if dsi_acc[t] >= clean_acc - tolerance]
     step = max(ok) if ok else 0
     adaptive = [t for t in steps if t > 0 and ens_acc[t] >= clean_acc - tolerance]
     taus: dict[str, list[float]] = {}
-    for method, group in classifiers.items():
+    for method, group in clean.items():
         taus[method] = []
-        for m in group:
-            tau = float(torch.quantile(max_softmax(predict(m, x)), quantile))
+        for c in group:
+            tau = float(torch.quantile(max_softmax(c), quantile))
             taus[method].append(check_threshold(min(max(tau, 1.0 / num_classes + 1e-3), 1.0), num_classes))
-    return Selection(step, adaptive, taus, clean_acc, dsi_acc, ens_acc), {"x": x, "y": y, "inverted": inverted}
+    return Selection(step, adaptive, taus, clean_acc, dsi_acc, ens_acc), {"x": x, "y": y, "examples": examples["source_val"]}
 
 
 # -------------------------------------------------------------------------------------- evaluation
-def evaluate(classifiers: dict[str, Sequence[nn.Module]], domains: dict[str, Domain],
-             inverted: dict[str, dict[int, torch.Tensor]], selection: Selection,
-             denoised: dict[str, torch.Tensor]) -> dict:
+def evaluate(classifiers: dict[str, Sequence[nn.Module]], domains: dict[str, Domain], logits: Logits,
+             selection: Selection, denoised: dict[str, torch.Tensor]) -> dict:
     """Accuracy of every classifier on every domain: clean, DSI at ``T*``, adaptive DSI, TV-denoised,
     and the DSI curve over all steps (alone and ensembled with clean logits).
 
+    ``logits`` from :func:`inversion_logits` on the same domains and classifiers.
     Returns ``{method: [ {domain: {...}} for each seed ]}`` with values in [0, 1].
     """
     out: dict[str, list[dict]] = {}
@@ -209,17 +329,17 @@ def evaluate(classifiers: dict[str, Sequence[nn.Module]], domains: dict[str, Dom
             per_domain = {}
             for name, domain in domains.items():
                 y = domain.y
-                acc = lambda logits: (logits.argmax(1) == y).float().mean().item()  # noqa: E731
+                acc = lambda lg: (lg.argmax(1) == y).float().mean().item()  # noqa: E731
                 clean = predict(model, domain.x)
-                logits_t = {t: draw_logits(model, inverted[name][t]) for t in inverted[name]}
+                logits_t = {t: logits[name][t][method][i] for t in logits[name]}
                 cands = [logits_t[t] for t in selection.adaptive_steps]
                 adapt, chosen = adaptive_logits(clean, cands, tau, with_clean=True)
                 per_domain[name] = {
                     "clean": acc(clean), "dsi": acc(logits_t[selection.step]), "adaptive": acc(adapt),
                     "tv": acc(predict(model, denoised[name])),
                     "switched": float((chosen > 0).float().mean()),
-                    "curve": {t: acc(l) for t, l in logits_t.items()},
-                    "curve_ensemble": {t: acc((l + clean) / 2) for t, l in logits_t.items()},
+                    "curve": {t: acc(lt) for t, lt in logits_t.items()},
+                    "curve_ensemble": {t: acc((lt + clean) / 2) for t, lt in logits_t.items()},
                 }
             out[method].append(per_domain)
     return out

@@ -27,12 +27,13 @@ class ShiftInverter:
     def __init__(self, eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                  alphas_cumprod: torch.Tensor, *, channels: int, image_size: int, ddim_stride: int = 50,
                  encode: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 decode: Callable[[torch.Tensor], torch.Tensor] | None = None):
+                 decode: Callable[[torch.Tensor], torch.Tensor] | None = None, clip: bool = True):
         self.eps_fn = eps_fn
         self.alphas_cumprod = alphas_cumprod.detach().double().cpu()
         self.channels, self.image_size, self.ddim_stride = channels, image_size, ddim_stride
         self.encode = encode or (lambda x: x * 2 - 1)
         self.decode = decode or (lambda z: ((z + 1) / 2).clamp(0, 1))
+        self.clip = clip  # clip x0_hat to [-1, 1]: pixel space yes, a VAE's latent space no
 
     @property
     def num_train_timesteps(self) -> int:
@@ -52,6 +53,23 @@ class ShiftInverter:
         config = model.unet.config
         return cls(eps_fn, scheduler.alphas_cumprod, channels=config.in_channels,
                    image_size=config.sample_size, ddim_stride=ddim_stride)
+
+    @classmethod
+    def from_latent_diffusion(cls, model, image_size: int, ddim_stride: int = 4) -> "ShiftInverter":
+        """Wrap a :class:`paperlib.dsi.full.LatentDiffusion` (Stable Diffusion's VAE + source-only UNet, fed
+        the empty prompt) for classifier-sized images: resize to the model's size, encode, invert in
+        latent space (no clipping), decode, resize back."""
+        import torch.nn.functional as F
+
+        def encode(x: torch.Tensor) -> torch.Tensor:
+            return model.encode(F.interpolate(x, size=model.size, mode="bilinear", antialias=True, align_corners=False))
+
+        def decode(z: torch.Tensor) -> torch.Tensor:
+            out = model.decode(z)
+            return F.interpolate(out, size=image_size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+        return cls(model.eps, model.alphas_cumprod, channels=3, image_size=image_size, ddim_stride=ddim_stride,
+                   encode=encode, decode=decode, clip=False)
 
     def check_input(self, x: torch.Tensor) -> None:
         """Clear errors for inputs the diffusion model was not trained on."""
@@ -86,14 +104,15 @@ class ShiftInverter:
         t = self.check_step(t)
         if t == 0:
             return x.clone()
-        z = self.encode(x)
-        noise = torch.randn(z.shape, generator=generator, dtype=z.dtype)
-        out = []
+        noise, out = None, []
         for i in range(0, len(x), batch_size):
-            zi = z[i:i + batch_size].to(device) if device is not None else z[i:i + batch_size]
+            xi = x[i:i + batch_size].to(device) if device is not None else x[i:i + batch_size]
+            zi = self.encode(xi)  # encoded batch by batch, on the model's device (a VAE at full scale)
+            if noise is None:  # one draw for the whole set, in the model's space
+                noise = torch.randn((len(x),) + tuple(zi.shape[1:]), generator=generator, dtype=zi.dtype)
             ni = noise[i:i + batch_size].to(zi.device)
             out.append(self.decode(shift_inversion(self.eps_fn, zi, t, self.alphas_cumprod, self.ddim_stride,
-                                                   noise=ni)).cpu())
+                                                   noise=ni, clip=self.clip)).cpu())
         return torch.cat(out)
 
 

@@ -1,7 +1,7 @@
 """Parameters of the DSI chapter (notebooks/dsi.py); full-scale values from the card / official repo."""
 from __future__ import annotations
 
-from ..core.params import Param, Schema
+from ..core.params import Param, ParameterError, Params, Schema
 
 SCHEMA = Schema("dsi", (
     Param("steps", list, {"smoke": [0, 200], "cpu": [0, 100, 200, 300, 400, 600],
@@ -18,11 +18,57 @@ SCHEMA = Schema("dsi", (
     Param("seeds", int, {"smoke": 2, "cpu": 3, "full": 3}, "classifier training seeds per method", low=1, high=20),
     Param("clf_steps", int, {"smoke": 40, "cpu": 300, "full": 5000},
           "classifier training steps (DomainBed default: 5000)", low=1),
-    Param("clf_width", int, {"smoke": 8, "cpu": 16, "full": 32}, "SmallCNN width", low=1),
+    Param("clf_width", int, {"smoke": 8, "cpu": 16, "full": 32}, "SmallCNN width (backbone small_cnn)", low=1),
+    Param("clf_lr", float, {"smoke": 3e-3, "cpu": 3e-3, "full": 5e-5},
+          "classifier peak learning rate (AdamW, one-cycle; DomainBed ResNet-50: 5e-5)", low=0.0),
+    Param("clf_batch", int, {"smoke": 64, "cpu": 64, "full": 96},
+          "classifier batch size (DomainBed: 32 per source domain)", low=1),
     Param("tolerance", float, 0.05,
           "source-validation accuracy we accept to lose: T* is the largest step within it", low=0.0, high=0.99),
     Param("quantile", float, 0.1,
           "tau = this quantile of the clean max-softmax on source validation", low=0.001, high=0.999),
     Param("tv_weight", float, 0.1, "weight of the total-variation denoising baseline", low=0.0),
+    Param("batch_size", int, {"smoke": 256, "cpu": 256, "full": 64}, "images per inversion batch", low=1),
+    # ---- full scale: real domain folders, Stable Diffusion, timm (null: the Digits miniature)
+    Param("data_root", str, None, "domain folders <data_root>/<domain>/<class>/<image> (PACS, OfficeHome, VLCS); "
+          "null: the built-in Digits DG benchmark (required at full scale)", path=True, optional=True),
+    Param("target_domain", str, None, "the held-out domain folder (with data_root), e.g. sketch", optional=True),
+    Param("source_domains", list, None, "source domain folders (with data_root); null: every other domain",
+          optional=True),
+    Param("image_size", int, {"smoke": 16, "cpu": 16, "full": 224},
+          "classifier input side in pixels (with data_root; the Digits benchmark is 16)", low=8, high=1024),
+    Param("backbone", str, {"smoke": "small_cnn", "cpu": "small_cnn", "full": "resnet50"},
+          "classifier: small_cnn or a timm architecture"),
+    Param("backbone_weights", str, None, "pretrained classifier weights: a local file, folder or hub id in "
+          "the local cache (null: from scratch)", optional=True, weights=True),
+    Param("sd_model", str, None, "Stable Diffusion in diffusers layout: a local folder or hub id in the local "
+          "cache (with data_root)", optional=True, weights=True),
+    Param("diffusion_size", int, {"smoke": 16, "cpu": 16, "full": 256},
+          "side at which the diffusion model sees images (with sd_model; official: 256)", low=8, high=1024),
+    Param("finetune_steps", int, {"smoke": 0, "cpu": 0, "full": 2000},
+          "steps fine-tuning the UNet on the source-train images with empty prompts (with sd_model; "
+          "0: sd_model must already be fine-tuned on the source and carry dsi_source.json)", low=0),
 ), description="Distribution Shift Inversion: pull shifted test inputs back to the source with a "
-               "source-only diffusion model before classifying them")
+               "source-only diffusion model before classifying them",
+   time_full="about 3 h on one H100 for PACS with one target domain (2k fine-tuning steps, 250-step DDIM, 4 draws)")
+
+
+def check_setup(p: Params) -> str:
+    """Which pipeline a run uses: ``"digits"`` (the data kit and zoo) or ``"folders"`` (domain folders,
+    Stable Diffusion, timm). The full scale is the paper's setting and needs the folders."""
+    if p.scale == "full" and p.data_root is None:
+        raise ParameterError("dsi: parameter 'data_root': the full-scale run needs the domain folders "
+                             "<data_root>/<domain>/<class>/<image> (e.g. PACS: art_painting cartoon photo sketch); "
+                             "pass -p data_root /path/to/PACS")
+    if p.data_root is None:
+        for name in ("sd_model", "target_domain", "source_domains"):
+            if p[name] is not None:
+                raise ParameterError(f"dsi: parameter '{name}': only used with data_root, which is null")
+        return "digits"
+    if p.target_domain is None:
+        raise ParameterError("dsi: parameter 'target_domain': expected the held-out domain folder of data_root "
+                             "(leave-one-domain-out), got None")
+    if p.sd_model is None:
+        raise ParameterError("dsi: parameter 'sd_model': expected a Stable Diffusion folder in diffusers layout "
+                             "(or a hub id in the local cache) for the domain folders, got None")
+    return "folders"
