@@ -65,6 +65,8 @@ beta_sem = None
 beta_lik = None
 beta_align = None
 official_lik_sign = None
+scheduler = None
+augment = None
 seeds = None
 search_iters = None
 search_lr = None
@@ -72,6 +74,7 @@ sweep = None
 position = None
 adversarial_baseline = None
 network = None
+weights = None
 image_size = None
 data_root = None
 source = None
@@ -82,17 +85,20 @@ import torch
 from IPython.display import Markdown, display
 
 from paperlib.core import BASELINE_COLOR, METHOD_COLOR, Run, image_grid, pick_device, use_style
-from paperlib.stydesty import (ARM_LABELS, CANDIDATES, OFFICIAL_POSITION, SCHEMA, Config, folder_data,
-                               miniature_data, plot_accuracies, plot_search, results_table, run_arms,
-                               search_position, Stylizer, stylized_examples, summarize, sweep_positions)
+from paperlib.stydesty import (ARM_LABELS, NETWORK_CANDIDATES, NETWORK_OFFICIAL_POSITION, SCHEMA, Config, as_float,
+                               check_position, folder_data, make_stylizer, miniature_data, plot_accuracies,
+                               plot_search, results_table, run_arms, search_position, stylized_examples, summarize,
+                               sweep_positions)
 
 p = SCHEMA.resolve(scale=scale, device=device, seed=seed, iters=iters, inner_iters=inner_iters,
                    batch_size=batch_size, lr=lr, lr_aug=lr_aug, aug_weight=aug_weight, alpha_align=alpha_align,
                    alpha_lik=alpha_lik, beta_sem=beta_sem, beta_lik=beta_lik, beta_align=beta_align,
-                   official_lik_sign=official_lik_sign, seeds=seeds, search_iters=search_iters,
+                   official_lik_sign=official_lik_sign, scheduler=scheduler, augment=augment, seeds=seeds, search_iters=search_iters,
                    search_lr=search_lr, sweep=sweep, position=position,
-                   adversarial_baseline=adversarial_baseline, network=network, image_size=image_size,
+                   adversarial_baseline=adversarial_baseline, network=network, weights=weights, image_size=image_size,
                    data_root=data_root, source=source, targets=targets)
+check_position(p.network, p.position)  # a position the backbone does not have: a clear error, before any work
+CANDIDATES = NETWORK_CANDIDATES[p.network]
 dev = pick_device(p.device)
 if dev.type == "cpu":
     torch.set_num_threads(1)  # these convolutions are tiny: a second thread gains little and stalls on a busy CPU
@@ -125,7 +131,7 @@ if p.data_root is None:
 else:
     data = folder_data(p.data_root, p.source, p.targets, p.image_size, seed=p.seed)
 names = [data.source, *data.targets]
-image_grid({n: data.domains[n][0][torch.linspace(0, len(data.domains[n][1]) - 1, 10).long()] for n in names},
+image_grid({n: as_float(data.domains[n][0][torch.linspace(0, len(data.domains[n][1]) - 1, 10).long()]) for n in names},
            size=0.55);
 
 # %% [markdown]
@@ -152,9 +158,10 @@ image_grid({n: data.domains[n][0][torch.linspace(0, len(data.domains[n][1]) - 1,
 cfg = Config(iters=p.iters, inner_iters=p.inner_iters, batch_size=p.batch_size, lr=p.lr, lr_aug=p.lr_aug,
              aug_weight=p.aug_weight, alpha_align=p.alpha_align, alpha_lik=p.alpha_lik, beta_sem=p.beta_sem,
              beta_lik=p.beta_lik, beta_align=p.beta_align, official_lik_sign=p.official_lik_sign,
-             variant=p.network, image_size=p.image_size, num_classes=int(data.y_train.max()) + 1)
+             scheduler=p.scheduler, augment=p.augment, weights=p.weights, variant=p.network,
+             image_size=p.image_size, num_classes=int(data.y_train.max()) + 1)
 torch.manual_seed(p.seed)
-image_grid(stylized_examples(Stylizer(p.image_size), data.x_train[:10], p.aug_weight, seed=p.seed), size=0.55);
+image_grid(stylized_examples(make_stylizer(p.image_size), data.x_train[:10], p.aug_weight, seed=p.seed), size=0.55);
 
 # %% [markdown]
 # ### Destylization F, task head H, and the game
@@ -206,7 +213,10 @@ if p.search_iters > 0:
 else:
     run.glue("search_position", -1)
     run.glue("search_position_name", "(search skipped)")
-chosen = p.position if p.position is not None else (search_log["position"] if search_log else OFFICIAL_POSITION)
+if p.position is not None:
+    chosen = p.position
+else:
+    chosen = search_log["position"] if search_log else NETWORK_OFFICIAL_POSITION[p.network]
 run.glue("position", chosen)
 run.glue("position_name", CANDIDATES[chosen])
 

@@ -11,6 +11,7 @@ Narrated in notebooks/stydesty.py, Experiment.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +20,8 @@ import torch.nn.functional as F
 
 from paperlib.core import accuracy, progress, seed_everything
 
-from .kernels import Stylizer, alignment_loss, club_loss, likelihood_loss, mmd_rbf, stylize
-from .models import CANDIDATES, DGLeNet
+from .kernels import Stylizer, alignment_loss, club_loss, likelihood_loss, make_stylizer, mmd_rbf, stylize
+from .models import CANDIDATES, NETWORK_CANDIDATES, DGNet
 
 ARMS = ("erm", "randconv", "advsty", "stydesty")
 ARM_LABELS = {"erm": "ERM", "randconv": "RandConv (random G)", "advsty": "adversarial G, no destylization",
@@ -65,24 +66,75 @@ def miniature_data(image_size: int = 16) -> DGData:
     return DGData(x, y, xv, yv, domains, "source", tuple(TARGETS), digests)
 
 
+def as_float(x: torch.Tensor) -> torch.Tensor:
+    """Full-scale images are kept as uint8 (4x less memory); the miniature's are float in [0, 1]."""
+    return x.float().div_(255) if x.dtype == torch.uint8 else x
+
+
 def _folder_tensors(root: Path, image_size: int, param: str) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     from paperlib.data import image_folder
 
     dataset = image_folder(root, image_size, param=param)
     loader = torch.utils.data.DataLoader(dataset, batch_size=256, shuffle=False)
-    xs, ys = zip(*loader)
+    xs, ys = [], []
+    for xb, yb in loader:
+        if xb.shape[1] == 1:
+            xb = xb.repeat(1, 3, 1, 1)
+        xs.append((xb[:, :3] * 255).round().to(torch.uint8))
+        ys.append(yb)
+    return torch.cat(xs), torch.cat(ys), dataset.classes
+
+
+#: CIFAR-10-C's corruption groups as the official code evaluates them (4 groups x 5 severity levels)
+CIFAR10C_GROUPS = {
+    "noise": ("gaussian_noise", "shot_noise", "impulse_noise"),
+    "blur": ("defocus_blur", "glass_blur", "motion_blur", "zoom_blur"),
+    "weather": ("snow", "frost", "fog", "brightness"),
+    "digital": ("contrast", "elastic_transform", "pixelate", "jpeg_compression"),
+}
+#: CIFAR-10's class order (the index stored in CIFAR-10-C's labels.npy)
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+_CIFAR10C_TARGET = re.compile(r"^(noise|blur|weather|digital)-([1-5])$")
+
+
+def cifar10c_tensors(root: str | Path, group: str, level: int, image_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """One CIFAR-10-C group at one severity: ``root/CIFAR-10-C/<corruption>.npy`` (N*5, 32, 32, 3) uint8
+    files and ``labels.npy``; severity ``level`` is the level-th block of 1/5 of each file."""
+    import numpy as np
+
+    folder = Path(root).expanduser() / "CIFAR-10-C"
+    if group not in CIFAR10C_GROUPS or not 1 <= level <= 5:
+        raise ValueError(f"targets: expected <group>-<level> with group in {tuple(CIFAR10C_GROUPS)} and level "
+                         f"1..5, got {group}-{level}")
+    needed = ["labels.npy"] + [f"{c}.npy" for c in CIFAR10C_GROUPS[group]]
+    missing = [n for n in needed if not (folder / n).is_file()]
+    if missing:
+        raise ValueError(f"data_root: CIFAR-10-C target {group}-{level} needs {', '.join(missing)} in {str(folder)!r}")
+    labels = np.load(folder / "labels.npy", allow_pickle=False)
+    n = len(labels) // 5
+    xs, ys = [], []
+    for c in CIFAR10C_GROUPS[group]:
+        arr = np.load(folder / f"{c}.npy", mmap_mode="r", allow_pickle=False)
+        if arr.shape[0] != len(labels) or arr.shape[1:] != (32, 32, 3):
+            raise ValueError(f"data_root: {c}.npy has shape {arr.shape}, expected ({len(labels)}, 32, 32, 3)")
+        xs.append(torch.from_numpy(np.array(arr[(level - 1) * n: level * n])).permute(0, 3, 1, 2))
+        ys.append(torch.from_numpy(labels[(level - 1) * n: level * n].astype("int64")))
     x = torch.cat(xs)
-    if x.shape[1] == 1:
-        x = x.repeat(1, 3, 1, 1)
-    return x[:, :3], torch.cat(ys), dataset.classes
+    if image_size != 32:
+        x = (F.interpolate(x.float(), size=image_size, mode="bilinear", antialias=True)
+             .round().clamp(0, 255).to(torch.uint8))
+    return x, torch.cat(ys)
 
 
 def folder_data(data_root: str | Path, source: str, targets: list[str], image_size: int,
                 val_fraction: float = 0.1, seed: int = 0) -> DGData:
-    """Full scale: ``data_root/<domain>/<class>/<image>`` (MNIST, SVHN, MNIST_M, SYN, USPS; PACS; ...).
+    """Full scale: ``data_root/<domain>/<class>/<image>`` (Digits: MNIST, SVHN, MNIST_M, SYN, USPS; PACS:
+    photo, art_painting, cartoon, sketch; CIFAR-10: the train split exported to ``CIFAR10/<class>/``).
 
-    The source folder is split into train / validation (``val_fraction``); targets are evaluated whole.
-    Class folders are matched by name; a target class the source lacks is an error.
+    A target named ``<group>-<level>`` (``noise-5``, ``blur-1``, ...) is a CIFAR-10-C group at one severity,
+    read from ``data_root/CIFAR-10-C/*.npy`` (the labels are CIFAR-10 indices, matched to the source's
+    class folders by name). The source folder is split into train / validation (``val_fraction``); targets
+    are evaluated whole. A target class the source lacks is an error. Images are kept as uint8.
     """
     root = Path(data_root).expanduser()
     x, y, classes = _folder_tensors(root / source, image_size, "data_root/source")
@@ -91,11 +143,17 @@ def folder_data(data_root: str | Path, source: str, targets: list[str], image_si
     val, train = perm[:n_val], perm[n_val:]
     domains = {}
     for name in targets:
-        xt, yt, tclasses = _folder_tensors(root / name, image_size, f"data_root/{name}")
-        unseen = sorted(set(tclasses) - set(classes))
+        match = _CIFAR10C_TARGET.match(name)
+        if match:
+            xt, yt = cifar10c_tensors(root, match[1], int(match[2]), image_size)
+            tclasses = [CIFAR10_CLASSES[i] for i in range(len(CIFAR10_CLASSES))]
+        else:
+            xt, yt, tclasses = _folder_tensors(root / name, image_size, f"data_root/{name}")
+        present = sorted({tclasses[i] for i in yt.unique().tolist()})
+        unseen = [c for c in present if c not in classes]
         if unseen:
             raise ValueError(f"target domain {name!r} has classes unseen in the source: {unseen}")
-        remap = torch.tensor([classes.index(c) for c in tclasses])
+        remap = torch.tensor([classes.index(c) if c in classes else -1 for c in tclasses])
         domains[name] = (xt, remap[yt])
     domains = {source: (x[val], y[val]), **domains}
     return DGData(x[train], y[train], x[val], y[val], domains, source, tuple(targets))
@@ -122,13 +180,33 @@ class Config:
     variant: str = "mini"
     image_size: int = 16
     num_classes: int = 10
+    scheduler: str = "cos"           # "cos" (Digits) or "step" (x0.1 at 45%: PACS, CIFAR)
+    augment: bool = False            # random flip (+ 4-px padded crop at 32 px) of source batches
+    weights: str | None = None       # local ImageNet weights for resnet18
+
+    def network(self, position: int | None, **kwargs) -> DGNet:
+        return DGNet(self.variant, position, image_size=self.image_size, num_classes=self.num_classes,
+                     weights=self.weights, **kwargs)
 
 
-def _sampler(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator, device):
+def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random horizontal flip; at 32 px also a random crop of the 4-px zero-padded image (CIFAR recipe)."""
+    flip = torch.rand(len(x), generator=generator) < 0.5
+    x = torch.where(flip.view(-1, 1, 1, 1).to(x.device), x.flip(-1), x)
+    if x.shape[-1] == 32:
+        pad = F.pad(x, (4, 4, 4, 4))
+        i, j = torch.randint(0, 9, (2,), generator=generator).tolist()
+        x = pad[..., i:i + 32, j:j + 32]
+    return x
+
+
+def _sampler(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator, device,
+             augment: bool = False):
     """Batches drawn with replacement, as the official RandomSampler(replacement=True) does."""
     while True:
         idx = torch.randint(0, len(y), (batch_size,), generator=generator)
-        yield x[idx].to(device), y[idx].to(device)
+        xb = as_float(x[idx])
+        yield (_augment(xb, generator) if augment else xb).to(device), y[idx].to(device)
 
 
 def _sgd(params, cfg: Config, lr: float | None = None):
@@ -136,7 +214,12 @@ def _sgd(params, cfg: Config, lr: float | None = None):
                            weight_decay=cfg.weight_decay)
 
 
-def _cosine(opt, steps: int):
+def _schedule(opt, steps: int, kind: str = "cos"):
+    """The official schedulers: cosine annealing, or x0.1 every 45% of the steps ('step', its 'linear')."""
+    if kind == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, int(steps * 0.45)))
+    if kind != "cos":
+        raise ValueError(f"scheduler: expected 'cos' or 'step', got {kind!r}")
     return torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, steps))
 
 
@@ -145,13 +228,12 @@ def train_plain(arm: str, x: torch.Tensor, y: torch.Tensor, cfg: Config, seed: i
     if arm not in ("erm", "randconv"):
         raise ValueError(f"arm: expected 'erm' or 'randconv', got {arm!r}")
     gen = seed_everything(seed)
-    model = DGLeNet(cfg.variant, None, destylize=False, image_size=cfg.image_size,
-                    num_classes=cfg.num_classes).to(device)
-    G = Stylizer(cfg.image_size).to(device) if arm == "randconv" else None
+    model = cfg.network(None, destylize=False).to(device)
+    G = make_stylizer(cfg.image_size).to(device) if arm == "randconv" else None
     steps = cfg.iters * (1 + cfg.inner_iters)
     opt = _sgd(model.parameters(), cfg)
-    sched = _cosine(opt, steps)
-    data = _sampler(x, y, cfg.batch_size, gen, device)
+    sched = _schedule(opt, steps, cfg.scheduler)
+    data = _sampler(x, y, cfg.batch_size, gen, device, cfg.augment)
     losses = []
     model.train()
     for _ in progress(range(steps), desc=arm):
@@ -181,16 +263,15 @@ def train_stydesty(x: torch.Tensor, y: torch.Tensor, cfg: Config, seed: int, dev
     ``destylize=False`` is the adversarial-stylization baseline (no IN, no alignment terms).
     """
     gen = seed_everything(seed)
-    model = DGLeNet(cfg.variant, position, destylize=destylize, image_size=cfg.image_size,
-                    num_classes=cfg.num_classes).to(device)
-    G = Stylizer(cfg.image_size).to(device)
+    model = cfg.network(position, destylize=destylize).to(device)
+    G = make_stylizer(cfg.image_size).to(device)
     a_align = cfg.alpha_align if destylize else 0.0
     b_align = cfg.beta_align if destylize else 0.0
     opt_f, opt_h = _sgd(model.destylizer_parameters(), cfg), _sgd(model.head_parameters(), cfg)
     opt_g = torch.optim.SGD(G.parameters(), lr=cfg.lr_aug)
-    sched_f, sched_h = _cosine(opt_f, cfg.iters), _cosine(opt_h, cfg.iters)
-    outer = _sampler(x, y, cfg.batch_size, gen, device)
-    inner = _sampler(x, y, cfg.batch_size, gen, device)
+    sched_f, sched_h = _schedule(opt_f, cfg.iters, cfg.scheduler), _schedule(opt_h, cfg.iters, cfg.scheduler)
+    outer = _sampler(x, y, cfg.batch_size, gen, device, cfg.augment)
+    inner = _sampler(x, y, cfg.batch_size, gen, device, cfg.augment)
     log: dict[str, list[float]] = {k: [] for k in ("task", "align", "lik", "g_task", "g_align", "sem", "club", "inner")}
     model.train()
     for _ in progress(range(cfg.iters), desc="stydesty" if destylize else "advsty"):
@@ -239,7 +320,7 @@ def train_stydesty(x: torch.Tensor, y: torch.Tensor, cfg: Config, seed: int, dev
 
 
 def search_position(x: torch.Tensor, y: torch.Tensor, cfg: Config, seed: int, device, *, iters: int,
-                    lr: float) -> tuple[DGLeNet, dict]:
+                    lr: float) -> tuple[DGNet, dict]:
     """The official ``main_nas.py`` search: architecture logits a (start at 0) trained jointly by SGD.
 
     Each step: the whole network and a minimise $\\mathcal L_{task} + \\alpha_a\\sum_k w_k\\mathcal L_{align}^{(k)}$;
@@ -247,15 +328,14 @@ def search_position(x: torch.Tensor, y: torch.Tensor, cfg: Config, seed: int, de
     (x0.1 at 45%). Returns the network and a log with the logits' history and the chosen position.
     """
     gen = seed_everything(seed)
-    model = DGLeNet(cfg.variant, None, search=True, image_size=cfg.image_size,
-                    num_classes=cfg.num_classes).to(device)
-    G = Stylizer(cfg.image_size).to(device)
+    model = cfg.network(None, search=True).to(device)
+    G = make_stylizer(cfg.image_size).to(device)
     weights = [p for n, p in model.named_parameters() if n != "alpha"]
     opt = torch.optim.SGD(weights, lr=lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
     opt_a = torch.optim.SGD([model.alpha], lr=lr, momentum=0.9)
     opt_g = torch.optim.SGD(G.parameters(), lr=cfg.lr_aug)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, int(iters * 0.45)))
-    data = _sampler(x, y, cfg.batch_size, gen, device)
+    data = _sampler(x, y, cfg.batch_size, gen, device, cfg.augment)
     history, choices = [], []
     model.train()
     for _ in progress(range(iters), desc="search"):
@@ -285,14 +365,28 @@ def search_position(x: torch.Tensor, y: torch.Tensor, cfg: Config, seed: int, de
     model.eval()
     chosen = int(model.alpha.argmax())
     return model, {"alpha": torch.stack(history), "choices": choices, "position": chosen,
-                   "name": CANDIDATES[chosen]}
+                   "name": model.candidates[chosen]}
 
 
 # -- evaluation ----------------------------------------------------------------------------------------
+@torch.no_grad()
+def _accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
+    """Top-1 accuracy in batches (uint8 or float images), on the model's device."""
+    if x.dtype != torch.uint8:
+        return accuracy(model, x, y, batch_size)
+    device = next(model.parameters()).device
+    model.eval()
+    correct = 0
+    for i in range(0, len(y), batch_size):
+        pred = model(as_float(x[i:i + batch_size]).to(device)).argmax(1).cpu()
+        correct += (pred == y[i:i + batch_size]).sum().item()
+    return correct / max(1, len(y))
+
+
 def evaluate(model: torch.nn.Module, domains: dict[str, tuple[torch.Tensor, torch.Tensor]],
              targets: tuple[str, ...]) -> dict[str, float]:
     """Final-iteration accuracy on every domain plus ``target_mean`` over ``targets`` (no model selection)."""
-    acc = {name: accuracy(model, xd, yd) for name, (xd, yd) in domains.items()}
+    acc = {name: _accuracy(model, xd, yd) for name, (xd, yd) in domains.items()}
     acc["target_mean"] = sum(acc[t] for t in targets) / len(targets)
     return acc
 
@@ -307,7 +401,7 @@ def run_arm(arm: str, data: DGData, cfg: Config, seed: int, device, position: in
         model, G, log = train_stydesty(data.x_train, data.y_train, cfg, seed, device, position=position,
                                        destylize=arm == "stydesty")
     acc = evaluate(model, data.domains, data.targets)
-    acc["source_val"] = accuracy(model, data.x_val, data.y_val)
+    acc["source_val"] = _accuracy(model, data.x_val, data.y_val)
     return {"arm": arm, "seed": seed, "acc": acc, "log": log, "model": model, "G": G}
 
 
@@ -329,7 +423,7 @@ def stylized_examples(G: Stylizer, x: torch.Tensor, a: float, n_draws: int = 3, 
     """Rows for an image grid: the source, G with its stored filters, and ``n_draws`` random re-draws."""
     torch.manual_seed(seed)
     device = next(G.buffers()).device
-    x = x.to(device)
+    x = as_float(x).to(device)
     with torch.no_grad():
         rows = {"source": x.cpu(), "G (stored filters)": stylize(G, x, a, frozen=True).cpu()}
         for i in range(n_draws):
@@ -342,13 +436,17 @@ def run_arms(arms: tuple[str, ...], data: DGData, cfg: Config, seeds: list[int],
     return [run_arm(arm, data, cfg, seed, device, position) for seed in seeds for arm in arms]
 
 
-def sweep_positions(data: DGData, cfg: Config, seed: int, device, done: dict | None = None) -> dict[int, dict]:
+def sweep_positions(data: DGData, cfg: Config, seed: int, device, done: dict | None = None,
+                    positions: list[int] | None = None) -> dict[int, dict]:
     """StyDeSty trained with the destylization layer at each candidate position (one seed).
 
-    ``done`` maps a position to a result already trained with the same seed and budget (it is reused).
+    ``done`` maps a position to a result already trained with the same seed and budget (it is reused);
+    ``positions`` limits the sweep (default: every candidate of ``cfg.variant``).
     """
     out = dict(done or {})
-    for k in range(len(CANDIDATES)):
+    if positions is None:
+        positions = list(range(len(NETWORK_CANDIDATES[cfg.variant])))
+    for k in positions:
         if k not in out:
             out[k] = run_arm("stydesty", data, cfg, seed, device, k)
     return {k: out[k] for k in sorted(out)}

@@ -39,39 +39,53 @@ class Stylizer(nn.Module):
     """
 
     def __init__(self, image_size: int = 16, channels: int = 3, kernels: tuple[int, ...] = (3, 5),
-                 dropout: float = 0.5, min_weight_sum: float = 0.1):
+                 dropout: float = 0.5, min_weight_sum: float = 0.1, wide_channels: int = 0, wide_kernel: int = 5,
+                 mu_std: float = 0.01):
         super().__init__()
-        if any(k >= image_size for k in kernels):
+        if any(k >= image_size for k in kernels) or (wide_channels and wide_kernel >= image_size):
             raise ValueError(f"kernels: every kernel must be smaller than image_size={image_size}, got {kernels}")
         self.image_size, self.channels, self.kernels = image_size, channels, tuple(kernels)
         self.dropout, self.min_weight_sum = dropout, min_weight_sum
+        self.wide_channels, self.wide_kernel = wide_channels, wide_kernel
         self.sigma = nn.ParameterList()
         self.mu = nn.ParameterList()
         for k in self.kernels:
             side = image_size - k + 1
             self.sigma.append(nn.Parameter(torch.randn(channels, side, side) * 0.1 + 1.0))
-            self.mu.append(nn.Parameter(torch.randn(channels, side, side) * 0.01))
+            self.mu.append(nn.Parameter(torch.randn(channels, side, side) * mu_std))
+        if wide_channels:
+            # the 224-px stylizer's extra branch: 3 -> wide_channels, scale and shift per channel
+            self.sigma.append(nn.Parameter(torch.randn(wide_channels, 1, 1) * 0.1 + 1.0))
+            self.mu.append(nn.Parameter(torch.randn(wide_channels, 1, 1) * mu_std))
         # the frozen filters used in G's own step (buffers: saved with G, never trained)
         for name, tensor in self._draw_filters(None, None).items():
             self.register_buffer(name, tensor)
+
+    def _branches(self) -> list[tuple[int, int]]:
+        """(kernel, hidden channels) of every spatial branch."""
+        out = [(k, self.channels) for k in self.kernels]
+        if self.wide_channels:
+            out.append((self.wide_kernel, self.wide_channels))
+        return out
 
     def _draw_filters(self, generator: torch.Generator | None, device: torch.device | None) -> dict:
         c = self.channels
         filters = {"color_w": _default_conv_init((c, c, 1, 1), c, generator, device),
                    "color_b": _default_conv_init((c,), c, generator, device)}
-        for i, k in enumerate(self.kernels):
-            fan = c * k * k
-            filters[f"down{i}_w"] = _default_conv_init((c, c, k, k), fan, generator, device)
-            filters[f"down{i}_b"] = _default_conv_init((c,), fan, generator, device)
-            filters[f"up{i}_w"] = _default_conv_init((c, c, k, k), fan, generator, device)  # (in, out, k, k)
-            filters[f"up{i}_b"] = _default_conv_init((c,), fan, generator, device)
+        for i, (k, hidden) in enumerate(self._branches()):
+            filters[f"down{i}_w"] = _default_conv_init((hidden, c, k, k), c * k * k, generator, device)
+            filters[f"down{i}_b"] = _default_conv_init((hidden,), c * k * k, generator, device)
+            # ConvTranspose2d's default init takes fan_in from weight.size(1) * k * k = out channels * k * k
+            filters[f"up{i}_w"] = _default_conv_init((hidden, c, k, k), c * k * k, generator, device)  # (in, out, k, k)
+            filters[f"up{i}_b"] = _default_conv_init((c,), c * k * k, generator, device)
         return filters
 
     def forward(self, x: torch.Tensor, frozen: bool = False) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.channels or tuple(x.shape[-2:]) != (self.image_size,) * 2:
             raise ValueError(f"x: expected (B, {self.channels}, {self.image_size}, {self.image_size}), "
                              f"got {tuple(x.shape)}")
-        n_branches = 1 + len(self.kernels)
+        branches = self._branches()
+        n_branches = 1 + len(branches)
         if frozen:
             filt = {name: getattr(self, name) for name in self._draw_filters(None, None)}
             w = torch.ones(n_branches, device=x.device)
@@ -81,15 +95,23 @@ class Stylizer(nn.Module):
             w = torch.randn(n_branches, device=x.device)
             g_color = torch.tanh(F.dropout(F.conv2d(x, filt["color_w"], filt["color_b"]), p=self.dropout))
         out = w[0] * g_color
-        for i in range(len(self.kernels)):
+        for i in range(len(branches)):
             h = F.conv2d(x, filt[f"down{i}_w"], filt[f"down{i}_b"])
-            h = self.sigma[i] * F.instance_norm(h) + self.mu[i]          # per-pixel scale and shift after IN
+            h = self.sigma[i] * F.instance_norm(h) + self.mu[i]          # scale and shift after IN
             out = out + w[i + 1] * torch.tanh(F.conv_transpose2d(h, filt[f"up{i}_w"], filt[f"up{i}_b"]))
         total = w.sum()
         # guard against a near-zero sum of random weights (it would blow x_tilde up)
         total = torch.where(total.abs() < self.min_weight_sum,
                             torch.where(total < 0, -1.0, 1.0) * self.min_weight_sum, total)
         return out / total
+
+
+def make_stylizer(image_size: int, channels: int = 3) -> Stylizer:
+    """The official stylizer for the image size: ``AugNetSmall`` (kernels 3, 5; dropout 0.5) below 64 px,
+    ``AugNet`` (kernels 9, 13, 17, 5 plus a 3->64-channel 5x5 branch; dropout 0.2) at 64 px and above."""
+    if image_size >= 64:
+        return Stylizer(image_size, channels, kernels=(9, 13, 17, 5), dropout=0.2, wide_channels=64, mu_std=0.1)
+    return Stylizer(image_size, channels)
 
 
 def stylize(G: Stylizer, x: torch.Tensor, a: float, frozen: bool = False, normalize=None) -> torch.Tensor:
