@@ -46,12 +46,16 @@ seed = 0
 dataset = None
 data_root = None
 class_names_file = None
+image_size = None
 clip_model = None
 clip_weights = None
 ipc = None
 seeds = None
 ablation_seeds = None
+teacher_arch = None
+teacher_ckpts = None
 teacher_steps = None
+teacher_batch = None
 weak_ckpts = None
 teacher_lr = None
 projector_steps = None
@@ -60,14 +64,19 @@ projector_lr = None
 lora_rank_encoder = None
 lora_rank_head = None
 ablation_ranks = None
+rded_candidates = None
 lambda_ce = None
 beta_ce = None
 temperature = None
 student_steps = None
 student_lr = None
+student_arch = None
 student_width = None
+student_batch = None
 shift = None
 noise = None
+mix = None
+label_space = None
 image_update_steps = None
 image_update_lr = None
 image_update_mu = None
@@ -78,21 +87,24 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from paperlib.core import (BASELINE_COLOR, METHOD_COLOR, Run, accuracy, image_grid, pick_device,
+from paperlib.core import (BASELINE_COLOR, METHOD_COLOR, Run, image_grid, pick_device,
                            seed_everything, use_style)
-from paperlib.hello import (SCHEMA, StudentRecipe, TeacherPool, build_projector, full_label_bytes, label_modes,
-                            load_setting, projector_arm, results_table, run_arm, select_rded, stored_arm,
-                            train_projector, update_images, weak_teacher_trajectory)
+from paperlib.hello import (SCHEMA, StudentRecipe, TeacherPool, evaluate, full_label_bytes, label_modes, load_setting,
+                            per_step, projector_arm, results_table, run_arm, select_rded_source, train_projector,
+                            update_images)
 
 p = SCHEMA.resolve(scale=scale, device=device, seed=seed, dataset=dataset, data_root=data_root,
-                   class_names_file=class_names_file, clip_model=clip_model, clip_weights=clip_weights,
-                   ipc=ipc, seeds=seeds, ablation_seeds=ablation_seeds, teacher_steps=teacher_steps,
-                   weak_ckpts=weak_ckpts, teacher_lr=teacher_lr, projector_steps=projector_steps,
-                   projector_batch=projector_batch, projector_lr=projector_lr,
+                   class_names_file=class_names_file, image_size=image_size, clip_model=clip_model,
+                   clip_weights=clip_weights, ipc=ipc, seeds=seeds, ablation_seeds=ablation_seeds,
+                   teacher_arch=teacher_arch, teacher_ckpts=teacher_ckpts, teacher_steps=teacher_steps,
+                   teacher_batch=teacher_batch, weak_ckpts=weak_ckpts, teacher_lr=teacher_lr,
+                   projector_steps=projector_steps, projector_batch=projector_batch, projector_lr=projector_lr,
                    lora_rank_encoder=lora_rank_encoder, lora_rank_head=lora_rank_head,
-                   ablation_ranks=ablation_ranks, lambda_ce=lambda_ce, beta_ce=beta_ce, temperature=temperature,
-                   student_steps=student_steps, student_lr=student_lr, student_width=student_width, shift=shift,
-                   noise=noise, image_update_steps=image_update_steps, image_update_lr=image_update_lr,
+                   ablation_ranks=ablation_ranks, rded_candidates=rded_candidates, lambda_ce=lambda_ce,
+                   beta_ce=beta_ce, temperature=temperature, student_steps=student_steps, student_lr=student_lr,
+                   student_arch=student_arch, student_width=student_width, student_batch=student_batch,
+                   shift=shift, noise=noise, mix=mix, label_space=label_space,
+                   image_update_steps=image_update_steps, image_update_lr=image_update_lr,
                    image_update_mu=image_update_mu, threads=threads)
 dev = pick_device(p.device)
 torch.set_num_threads(p.threads)
@@ -144,15 +156,15 @@ p
 # test images (the largest absolute difference between the two logits):
 
 # %%
-projector = build_projector(setting.clip, setting.class_names, setting.class_names, p.lora_rank_encoder,
-                            p.lora_rank_head, seed=p.seed).to(dev)
-zero_shot = build_projector(setting.clip, setting.class_names, setting.class_names, 0, 0).to(dev)
+projector = setting.projector(p.lora_rank_encoder, p.lora_rank_head, seed=p.seed).to(dev)
+zero_shot = setting.projector(0, 0).to(dev)
+probe = setting.probe(256).to(dev)
 with torch.no_grad():
-    gap0 = (projector(setting.test_x[:256].to(dev)) - zero_shot(setting.test_x[:256].to(dev))).abs().max().item()
+    gap0 = (projector(probe) - zero_shot(probe)).abs().max().item()
 run.glue("prop1_max_abs_diff", gap0)
 run.glue("stored_bytes_hello", projector.stored_bytes())
 run.glue("stored_params_hello", projector.stored_bytes() // 4)
-run.glue("acc_zero_shot_clip", accuracy(zero_shot, *[t.to(dev) for t in setting.test]))
+run.glue("acc_zero_shot_clip", evaluate(zero_shot, setting.test, dev))
 
 # %% [markdown]
 # The difference is {glue:text}`prop1_max_abs_diff:.1e`: the same function. The projector stores
@@ -168,11 +180,10 @@ run.glue("acc_zero_shot_clip", accuracy(zero_shot, *[t.to(dev) for t in setting.
 # $$
 
 # %%
-checkpoints = weak_teacher_trajectory(setting.x, setting.y, p.teacher_steps, p.weak_ckpts, lr=p.teacher_lr,
-                                      seed=p.seed, device=dev)
-weak_pool = TeacherPool(checkpoints, len(setting.class_names), setting.x[:4].to(dev), p.temperature)
-final_teacher = TeacherPool(checkpoints[-1:], len(setting.class_names), temperature=p.temperature)
-weak_acc = [accuracy(t, *[s.to(dev) for s in setting.test]) for t in checkpoints]
+checkpoints, label_teacher = setting.teachers(p, dev)
+weak_pool = TeacherPool(checkpoints, setting.num_classes, probe[:4], p.temperature)
+final_teacher = TeacherPool(checkpoints[-1:], setting.num_classes, temperature=p.temperature)
+weak_acc = [evaluate(t, setting.test, dev) for t in checkpoints]
 run.metric("weak_teacher_accuracies", [round(a, 4) for a in weak_acc])
 run.glue("weak_teacher_best", max(weak_acc))
 display(Markdown("| checkpoint | " + " | ".join(str(i + 1) for i in range(len(weak_acc))) + " |\n|---|"
@@ -187,10 +198,10 @@ display(Markdown("| checkpoint | " + " | ".join(str(i + 1) for i in range(len(we
 # $$
 
 # %%
-loss_curve = train_projector(projector, setting.x, setting.y, weak_pool, p.projector_steps, lam=p.lambda_ce,
-                             lr=p.projector_lr, batch_size=p.projector_batch, seed=p.seed,
-                             temperature=p.temperature, device=dev)
-run.glue("acc_projector", accuracy(projector, *[t.to(dev) for t in setting.test]))
+loss_curve = train_projector(projector, setting.train.loader(p.projector_batch, p.seed), weak_pool,
+                             p.projector_steps, lam=p.lambda_ce, lr=p.projector_lr, seed=p.seed,
+                             temperature=p.temperature, device=dev, space=p.label_space)
+run.glue("acc_projector", evaluate(projector, setting.test, dev))
 
 # %% [markdown]
 # After training, the projector alone classifies the test split with accuracy
@@ -207,12 +218,12 @@ run.glue("acc_projector", accuracy(projector, *[t.to(dev) for t in setting.test]
 # $$
 
 # %% mystnb={"image": {"alt": "Two rows of ten small digit images, zero to nine: the distilled images picked from the training set, and the same images after the pixel update, which look almost identical."}}
-x_init, y_s, picked = select_rded(setting.x, setting.y, setting.teacher, p.ipc)
-teacher_probs = TeacherPool([setting.teacher], len(setting.class_names), temperature=p.temperature)
-x_s = update_images(x_init.to(dev), projector, teacher_probs, p.image_update_steps, p.image_update_lr,
-                    p.image_update_mu, p.seed, p.temperature).cpu()
+x_init, y_s = select_rded_source(setting.train, label_teacher, p.ipc, p.rded_candidates, p.seed)
+teacher_probs = TeacherPool([label_teacher], setting.num_classes, temperature=p.temperature)
+x_s = update_images(x_init, projector, teacher_probs, p.image_update_steps, p.image_update_lr,
+                    p.image_update_mu, p.seed, p.temperature, chunk=p.student_batch).cpu()
 run.glue("image_update_mean_abs_change", (x_s - x_init).abs().mean().item())
-show = torch.cat([torch.nonzero(y_s == c).flatten()[:1] for c in range(len(setting.class_names))])
+show = torch.cat([torch.nonzero(y_s == c).flatten()[:1] for c in range(min(10, setting.num_classes))])
 image_grid({"RDED-lite": x_init[show], "updated": x_s[show]}, size=0.6);
 
 # %% [markdown]
@@ -244,7 +255,8 @@ image_grid({"RDED-lite": x_init[show], "updated": x_s[show]}, size=0.6);
 
 # %%
 recipe = StudentRecipe(steps=p.student_steps, lr=p.student_lr, beta=p.beta_ce, temperature=p.temperature,
-                       width=p.student_width, shift=p.shift, noise=p.noise)
+                       width=p.student_width, shift=p.shift, noise=p.noise, mix=p.mix, space=p.label_space,
+                       batch_size=p.student_batch, arch=p.student_arch)
 seed_list = [p.seed + i for i in range(p.seeds)]
 results = label_modes(setting, x_s, y_s, projector, zero_shot, teacher_probs, recipe, seed_list, device=dev)
 display(Markdown(results_table(results)))
@@ -257,7 +269,7 @@ for key, r in results.items():
     run.glue(f"bytes_{key}", r.label_bytes)
 run.glue("best_compressed", best_key)
 run.glue("acc_best_compressed", results[best_key].mean)
-run.glue("full_label_bytes", full_label_bytes(p.student_steps, len(y_s), len(setting.class_names)))
+run.glue("full_label_bytes", full_label_bytes(p.student_steps, per_step(recipe, len(y_s)), setting.num_classes))
 run.glue("storage_ratio", results["stored_fp32"].label_bytes / projector.stored_bytes())
 run.glue("hello_minus_full", results["hello"].mean - results["stored_fp32"].mean)
 run.glue("hello_minus_hard", results["hello"].mean - results["hard"].mean)
@@ -300,13 +312,12 @@ variants["final teacher only"] = dict(rank_encoder=p.lora_rank_encoder, rank_hea
                                       teachers=final_teacher)
 ablations = {f"rank {p.lora_rank_encoder} (main)": (results["hello"], projector.stored_bytes())}
 for name, v in variants.items():
-    proj_v = build_projector(setting.clip, setting.class_names, setting.class_names, v["rank_encoder"],
-                             v["rank_head"], head=v["head"], seed=p.seed).to(dev)
-    train_projector(proj_v, setting.x, setting.y, v["teachers"], p.projector_steps, lam=p.lambda_ce,
-                    lr=p.projector_lr, batch_size=p.projector_batch, seed=p.seed, temperature=p.temperature,
-                    device=dev)
+    proj_v = setting.projector(v["rank_encoder"], v["rank_head"], head=v["head"], seed=p.seed).to(dev)
+    train_projector(proj_v, setting.train.loader(p.projector_batch, p.seed), v["teachers"], p.projector_steps,
+                    lam=p.lambda_ce, lr=p.projector_lr, seed=p.seed, temperature=p.temperature, device=dev,
+                    space=p.label_space)
     ablations[name] = (run_arm(name, x_s, y_s, projector_arm(proj_v, p.temperature), recipe, ablation_seeds,
-                               setting.test, dev), proj_v.stored_bytes())
+                               setting.test, dev, num_classes=setting.num_classes), proj_v.stored_bytes())
 main_on_ablation_seeds = results["hello"].accuracy[:len(ablation_seeds)]
 display(Markdown("\n".join(["| projector | student accuracy | seeds | stored bytes |", "|---|---|---|---|"]
                            + [f"| {k} | {r.mean:.3f} | {len(r.accuracy)} | {b:,} |" for k, (r, b) in ablations.items()])))

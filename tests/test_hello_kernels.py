@@ -294,3 +294,55 @@ def test_compressed_arms_reuse_the_full_arms_views():
     for e in range(4):
         torch.testing.assert_close(top_fn(x, e), plain_fn(x, e))
         torch.testing.assert_close(top_fn(x, e), full_fn(x, e % 2), atol=1e-3, rtol=0)
+
+
+# ---- CutMix, the label space, mini-batches --------------------------------------------------------
+def test_cutmix_pastes_one_box_and_mixes_labels_by_its_area():
+    x = torch.zeros(4, 1, 8, 8)
+    for i in range(4):
+        x[i] = i + 1  # image i is the constant i + 1
+    y = torch.arange(4)
+    g = torch.Generator().manual_seed(5)
+    xm, ym = K.cutmix(x, y, 4, g, prob=1.0)
+    for i in range(4):
+        other = (xm[i] != i + 1)
+        area = other.float().mean().item()
+        assert torch.allclose(ym[i].sum(), torch.tensor(1.0))
+        assert ym[i, i].item() == pytest.approx(1 - area, abs=1e-6) or area == 0
+        if area:
+            j = int(xm[i][other][0].item()) - 1  # pasted from image j, and only from j
+            assert (xm[i][other] == j + 1).all() and ym[i, j].item() == pytest.approx(area, abs=1e-6)
+    x0, y0 = K.cutmix(x, y, 4, torch.Generator().manual_seed(5), prob=0.0)
+    assert torch.equal(x0, x) and torch.equal(y0, F.one_hot(y, 4).float())
+
+
+def test_label_loss_in_logit_space_ignores_offsets_and_matches_a_reference():
+    torch.manual_seed(0)
+    z = torch.randn(5, 7, dtype=torch.float64)
+    t = torch.randn(5, 7, dtype=torch.float64)
+    T = 3.0
+    target = (t / T).softmax(-1)
+    y = torch.randint(0, 7, (5,))
+    got = K.label_loss(z, target, y, 0.0, T, space="logits")
+    zc, tc = z - z.mean(-1, keepdim=True), t - t.mean(-1, keepdim=True)  # logits up to their offset
+    torch.testing.assert_close(got, ((zc - tc) ** 2).mean())
+    torch.testing.assert_close(K.label_loss(z + 4.0, target, y, 0.0, T, space="logits"), got)
+    assert K.label_loss(t, target, y, 0.0, T, space="logits").item() < 1e-12
+    with pytest.raises(ValueError, match="label space"):
+        K.label_loss(z, target, y, 0.0, T, space="bits")
+
+
+def test_label_loss_accepts_mixed_one_hot_labels():
+    z = torch.randn(3, 4)
+    y = torch.tensor([0, 1, 2])
+    torch.testing.assert_close(K.label_loss(z, None, F.one_hot(y, 4).float(), 0.1), K.label_loss(z, None, y, 0.1))
+
+
+def test_minibatch_views_are_seeded_subsets_with_their_own_labels():
+    x_s, y_s = torch.rand(10, 3, 8, 8), torch.arange(10)
+    stream = K.OnlineLabelStream(x_s, y_s, None, seed=1, views=None, shift=0, noise=0.0, batch_size=4)
+    xa, e, ya = stream.view(3)
+    assert xa.shape == (4, 3, 8, 8) and e == 3
+    for img, lab in zip(xa, ya):
+        assert torch.equal(img, x_s[lab])  # each image arrives with its own label
+    assert torch.equal(stream.view(3)[0], xa)

@@ -15,11 +15,12 @@ from torch import nn
 
 from ..core.progress import progress
 from ..core.seeding import seed_everything
-from ..core.train import accuracy, batches, fit
+from ..core.train import accuracy, fit
 from ..zoo.classifier import random_shift
 from .kernels import (FORMATS, LabelFn, OnlineLabelStream, Projector, StoredLabels, bytes_per_view, label_loss,
                       projector_labels, store_labels, stored_label_fn, views_for_budget)
-from .models import make_student
+from .data import Source, TensorSource, folder_sources, read_class_names
+from .models import ClipBundle, load_clip, load_teacher_checkpoints, make_student, weak_teacher_trajectory
 
 
 @torch.no_grad()
@@ -32,7 +33,8 @@ def select_rded(x: torch.Tensor, y: torch.Tensor, teacher: nn.Module, ipc: int) 
     if ipc < 1:
         raise ValueError(f"ipc: expected an integer >= 1, got {ipc!r}")
     teacher.eval()
-    probs = torch.cat([teacher(x[i:i + 512]) for i in range(0, len(x), 512)])
+    dev = next(teacher.parameters()).device
+    probs = torch.cat([teacher(x[i:i + 512].to(dev)).cpu() for i in range(0, len(x), 512)])
     if (probs.sum(-1) - 1).abs().max() > 1e-3:
         probs = probs.softmax(-1)
     score = probs[torch.arange(len(y)), y]
@@ -46,12 +48,40 @@ def select_rded(x: torch.Tensor, y: torch.Tensor, teacher: nn.Module, ipc: int) 
     return x[idx].clone(), y[idx].clone(), idx
 
 
-def train_projector(projector: Projector, x: torch.Tensor, y: torch.Tensor, teachers: Callable[[torch.Tensor], torch.Tensor],
-                    steps: int, lam: float = 0.1, lr: float = 3e-3, batch_size: int = 128, seed: int = 0,
-                    temperature: float = 1.0, device: torch.device | str = "cpu") -> list[float]:
-    """Fit the factors on the original data: ``MSE(softmax(f_θ(A(X))/T), Y'(A(X))) + λ·CE(f_θ(A(X)), Y)``.
+def select_rded_source(source: Source, teacher: nn.Module, ipc: int, candidates: int | None = None,
+                       seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`select_rded` class by class over a data source, among ``candidates`` random images per class
+    (``None``: all of them; RDED too scores a random candidate pool). Returns ``(X_s, Y_s)`` on the CPU."""
+    xs, ys = [], []
+    for c in range(source.num_classes):
+        pool = source.class_pool(c, candidates, seed + c)
+        x_c, y_c, _ = select_rded(pool, torch.full((len(pool),), c, dtype=torch.long), teacher, ipc)
+        xs.append(x_c.cpu())
+        ys.append(y_c)
+    return torch.cat(xs), torch.cat(ys)
 
-    ``Y'`` comes from ``teachers`` (e.g. a :class:`TeacherPool`) on the same shifted batch.
+
+def evaluate(model: nn.Module, test, device: torch.device | str = "cpu") -> float:
+    """Top-1 accuracy on ``test``: a ``(x, y)`` pair of tensors or a data source (streamed in batches)."""
+    if isinstance(test, (tuple, list)):
+        return accuracy(model, test[0].to(device), test[1].to(device))
+    correct = total = 0
+    model.eval()
+    with torch.no_grad():
+        for x, y in test.eval_batches():
+            correct += (model(x.to(device)).argmax(1).cpu() == y).sum().item()
+            total += len(y)
+    return correct / total
+
+
+def train_projector(projector: Projector, loader, teachers: Callable[[torch.Tensor], torch.Tensor],
+                    steps: int, lam: float = 0.1, lr: float = 3e-3, seed: int = 0,
+                    temperature: float = 1.0, device: torch.device | str = "cpu", space: str = "probs") -> list[float]:
+    """Fit the factors on the original data: ``MSE(f_θ(A(X)), Y'(A(X))) + λ·CE(f_θ(A(X)), Y)``.
+
+    ``loader`` yields the original ``(X, Y)`` batches (e.g. ``source.loader(batch, seed)``, cycled).
+    ``Y'`` comes from ``teachers`` (e.g. a :class:`TeacherPool`) on the same shifted batch; the MSE is
+    taken in ``space`` (see :func:`~paperlib.hello.kernels.label_loss`).
     """
     seed_everything(seed)
     device = torch.device(device)
@@ -67,9 +97,9 @@ def train_projector(projector: Projector, x: torch.Tensor, y: torch.Tensor, teac
         xa = random_shift(batch[0], 1)  # one augmented tensor for projector and teachers
         with torch.no_grad():
             target = teachers(xa)
-        return label_loss(model(xa), target, batch[1], lam, temperature)
+        return label_loss(model(xa), target, batch[1], lam, temperature, space)
 
-    hist = fit(projector, batches(x, y, batch_size, seed), loss_fn, opt, steps, device=device,
+    hist = fit(projector, loader, loss_fn, opt, steps, device=device,
                desc="projector", scheduler=sched)
     projector.eval()
     return hist.loss
@@ -86,6 +116,10 @@ class StudentRecipe:
     width: int = 8
     shift: int = 1
     noise: float = 0.05
+    mix: float = 0.0  # CutMix probability per step (0: off)
+    batch_size: int | None = None  # images per step (None: the whole distilled set)
+    arch: str = "tiny"  # the student: "tiny" (TinyStudent) or "resnet18"
+    space: str = "probs"  # where the label MSE is taken: "probs" or "logits"
 
 
 def train_student(x_s: torch.Tensor, y_s: torch.Tensor, label_fn: LabelFn | None, recipe: StudentRecipe,
@@ -95,29 +129,34 @@ def train_student(x_s: torch.Tensor, y_s: torch.Tensor, label_fn: LabelFn | None
     ``MSE(softmax φ(A(X_s)), Y*) + β·CE(φ(A(X_s)), Y_s)`` (plain CE for hard labels)."""
     device = torch.device(device)
     seed_everything(seed)
-    student = make_student(x_s.shape[1], recipe.width, num_classes).to(device)
+    student = make_student(x_s.shape[1], recipe.width, num_classes, recipe.arch).to(device)
     stream = OnlineLabelStream(x_s.to(device), y_s.to(device), label_fn, seed=seed, views=views,
-                               shift=recipe.shift, noise=recipe.noise)
+                               shift=recipe.shift, noise=recipe.noise, mix=recipe.mix, num_classes=num_classes,
+                               batch_size=recipe.batch_size)
     opt = torch.optim.AdamW(student.parameters(), lr=recipe.lr, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe.steps)
 
     def loss_fn(model: nn.Module, batch: tuple) -> torch.Tensor:
         target = batch[2] if len(batch) == 3 else None
-        return label_loss(model(batch[0]), target, batch[1], recipe.beta, recipe.temperature)
+        return label_loss(model(batch[0]), target, batch[1], recipe.beta, recipe.temperature, recipe.space)
 
     fit(student, stream, loss_fn, opt, recipe.steps, device=device, desc="student", scheduler=sched)
     return student
 
 
 def teacher_stored_labels(teacher: Callable[[torch.Tensor], torch.Tensor], x_s: torch.Tensor, y_s: torch.Tensor,
-                          views: int, seed: int, recipe: StudentRecipe, fmt: str = "fp32") -> StoredLabels:
+                          views: int, seed: int, recipe: StudentRecipe, fmt: str = "fp32",
+                          num_classes: int | None = None) -> StoredLabels:
     """FKD-style storage: the teacher's probabilities on each of ``views`` augmented views of ``X_s``.
 
     The views are exactly the ones a student with this ``seed`` will draw (same stream, same seeds).
     """
-    stream = OnlineLabelStream(x_s, y_s, None, seed=seed, views=views, shift=recipe.shift, noise=recipe.noise)
+    dev = next(teacher.parameters()).device if isinstance(teacher, nn.Module) else torch.device("cpu")
+    stream = OnlineLabelStream(x_s.to(dev), y_s.to(dev), None, seed=seed, views=views, shift=recipe.shift,
+                               noise=recipe.noise, mix=recipe.mix, num_classes=num_classes,
+                               batch_size=recipe.batch_size)
     with torch.no_grad():
-        probs = torch.stack([teacher(stream.view(e)[0]) for e in range(views)])
+        probs = torch.stack([teacher(stream.view(e)[0]).cpu() for e in range(views)])
     return store_labels(probs, fmt)
 
 
@@ -136,14 +175,18 @@ class ArmResult:
 
 
 def run_arm(name: str, x_s: torch.Tensor, y_s: torch.Tensor, make_labels: Callable[[int], tuple[LabelFn | None, int | None, int]],
-            recipe: StudentRecipe, seeds: Sequence[int], test: tuple[torch.Tensor, torch.Tensor],
-            device: torch.device | str = "cpu", note: str = "") -> ArmResult:
-    """Train one student per seed; ``make_labels(seed) -> (label_fn, views, label_bytes)``."""
+            recipe: StudentRecipe, seeds: Sequence[int], test, device: torch.device | str = "cpu", note: str = "",
+            num_classes: int | None = None) -> ArmResult:
+    """Train one student per seed; ``make_labels(seed) -> (label_fn, views, label_bytes)``.
+
+    ``test``: a ``(x, y)`` pair or a data source (see :func:`evaluate`).
+    """
     result = ArmResult(name, note=note)
+    C = int(num_classes if num_classes is not None else int(y_s.max()) + 1)
     for seed in progress(list(seeds), desc=name):
         label_fn, views, nbytes = make_labels(seed)
-        student = train_student(x_s, y_s, label_fn, recipe, seed, views, device)
-        result.accuracy.append(accuracy(student, test[0].to(device), test[1].to(device)))
+        student = train_student(x_s, y_s, label_fn, recipe, seed, views, device, num_classes=C)
+        result.accuracy.append(evaluate(student, test, device))
         result.label_bytes = nbytes
     return result
 
@@ -155,15 +198,16 @@ def stored_arm(teacher: Callable, x_s: torch.Tensor, y_s: torch.Tensor, recipe: 
     ``cache`` (a dict shared between arms) keeps the fp32 labels of every view per seed, so compressed
     arms reuse the teacher passes of the full one (view ``e`` of a seed is the same tensor in every arm).
     """
-    n, C = len(y_s), int(y_s.max()) + 1
+    C = int(y_s.max()) + 1
+    n = per_step(recipe, len(y_s))
 
     def make(seed: int) -> tuple[LabelFn, int, int]:
         views = recipe.steps if budget is None else views_for_budget(budget, n, C, fmt, recipe.steps)
         if cache is None:
-            stored = teacher_stored_labels(teacher, x_s, y_s, views, seed, recipe, fmt)
+            stored = teacher_stored_labels(teacher, x_s, y_s, views, seed, recipe, fmt, C)
         else:
             if seed not in cache:
-                cache[seed] = teacher_stored_labels(teacher, x_s, y_s, recipe.steps, seed, recipe, "fp32").decode()
+                cache[seed] = teacher_stored_labels(teacher, x_s, y_s, recipe.steps, seed, recipe, "fp32", C).decode()
             stored = store_labels(cache[seed][:views], fmt)
         return stored_label_fn(stored), views, stored.nbytes
     return make
@@ -184,8 +228,13 @@ def best_compressed(results: Sequence[ArmResult]) -> ArmResult:
     return max(results, key=lambda r: r.mean)
 
 
+def per_step(recipe: StudentRecipe, n_images: int) -> int:
+    """Images one student step sees (and one stored view labels)."""
+    return n_images if recipe.batch_size is None else min(recipe.batch_size, n_images)
+
+
 def full_label_bytes(steps: int, n_images: int, num_classes: int) -> int:
-    """FKD storage at full precision: one fp32 label per (epoch, image), ``K · N_s · C · 4``."""
+    """FKD storage at full precision: one fp32 label per (step, image seen), ``K · N_s · C · 4``."""
     return steps * bytes_per_view(n_images, num_classes, "fp32")
 
 
@@ -194,45 +243,79 @@ COMPRESSED_FORMATS = ("fp16", "int8", "top1", "top2")
 
 @dataclass
 class Setting:
-    """What one run works on: original train data, the test split, class names, CLIP and the teacher."""
+    """What one run works on: the original train data, the test split, class names and prompts, the CLIP
+    (with its preprocessing and tokenizer), the RDED observer / label teacher and, if given, saved weak teachers."""
 
-    x: torch.Tensor
-    y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    class_names: tuple[str, ...]
-    clip: nn.Module
-    teacher: nn.Module
+    train: Source
+    test: Source
+    class_names: tuple[str, ...]  # the dataset's classes (folder names), label order
+    prompts: tuple[str, ...]  # the name each class gets in CLIP's prompt
+    clip: ClipBundle
+    teacher: nn.Module | None = None  # None: the last weak-teacher checkpoint
+    checkpoints: list[nn.Module] | None = None  # None: train the weak-teacher run here
     facts: dict = field(default_factory=dict)
 
     @property
-    def test(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.test_x, self.test_y
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def probe(self, n: int = 256) -> torch.Tensor:
+        """The first ``n`` test images (for checks such as Proposition 1)."""
+        return next(iter(self.test.eval_batches(n)))[0]
+
+    def projector(self, rank_encoder: int, rank_head: int, head: str = "text", seed: int = 0) -> Projector:
+        """A fresh projector for this dataset (prompts checked against its classes)."""
+        return self.clip.projector(self.prompts, self.prompts, rank_encoder, rank_head, head, seed)
+
+    def teachers(self, params, device: torch.device | str = "cpu") -> tuple[list[nn.Module], nn.Module]:
+        """``(weak checkpoints, label teacher)``: saved checkpoints or one teacher run trained here."""
+        ckpts = self.checkpoints
+        if ckpts is None:
+            ckpts = weak_teacher_trajectory(self.train.loader(params.teacher_batch, params.seed), self.num_classes,
+                                            params.teacher_steps, params.weak_ckpts, arch=params.teacher_arch,
+                                            lr=params.teacher_lr, seed=params.seed, device=device)
+        teacher = self.teacher if self.teacher is not None else ckpts[-1]
+        return list(ckpts), teacher.to(device).eval()
 
 
 def load_setting(params) -> Setting:
-    """The miniature's setting: digits train split (RGB 16 px), test split, zoo tiny CLIP and classifier.
+    """The run's data and models from its parameters.
 
-    Only the ``digits`` miniature is wired up; ImageNet folders raise a clear error (see the chapter's
-    "At full scale").
+    ``dataset='digits'``: the canonical digits (train split for distillation, RGB 16 px; test split for
+    students), the zoo's tiny CLIP and classifier (or another CLIP via ``clip_model``/``clip_weights``).
+    Otherwise ``data_root/train`` and ``data_root/val`` as class folders at ``image_size``, an open_clip
+    model from local weights, prompts from ``class_names_file`` and weak teachers from ``teacher_ckpts``
+    (or trained here). Nothing is downloaded; a missing piece is a clear error naming its parameter.
     """
     from ..core.params import ParameterError
     from ..data import CLASS_NAMES, digits, source_train
-    from ..zoo import create
 
-    if params.dataset != "digits" or params.clip_model != "tiny_clip":
-        raise ParameterError(
-            f"hello: dataset={params.dataset!r} with clip_model={params.clip_model!r} is not wired up yet; this "
-            "chapter runs the digits miniature (dataset='digits', clip_model='tiny_clip'). The full-scale "
-            "pipeline (ImageFolder streaming, open_clip RN50 from clip_weights, ResNet-18 checkpoints) is "
-            "described in 'At full scale'")
     scale = "cpu" if params.scale == "full" else params.scale
-    clip, clip_meta = create("tiny_clip", scale)
-    teacher, teacher_meta = create("classifier", scale)
-    x, y = source_train(16)
-    test = digits("test", 16, channels=3)
-    return Setting(x, y, test.x, test.y, tuple(CLASS_NAMES), clip, teacher,
-                   {"clip": clip_meta.get("facts", {}), "teacher": teacher_meta.get("facts", {})})
+    if params.dataset == "digits":
+        if params.data_root is not None:
+            raise ParameterError("hello: data_root is for ImageFolder datasets; with dataset='digits' leave it "
+                                 "unset (or pick dataset='folder', 'imagenet100' or 'imagenet1k')")
+        from ..zoo import create
+
+        clip = load_clip(params.clip_model, params.clip_weights, scale)
+        size = params.image_size or 16
+        x, y = source_train(size)
+        test = digits("test", size, channels=3)
+        teacher, meta = create("classifier", scale) if size == 16 else (None, {})
+        return Setting(TensorSource(x, y, CLASS_NAMES), TensorSource(test.x, test.y, CLASS_NAMES),
+                       tuple(CLASS_NAMES), tuple(CLASS_NAMES), clip, teacher, None,
+                       {"clip": clip.facts, "teacher": meta.get("facts", {})})
+    if params.data_root is None:
+        raise ParameterError(f"hello: dataset={params.dataset!r} needs data_root, a folder with train/ and val/ "
+                             "class sub-folders (ImageNet layout)")
+    clip = load_clip(params.clip_model, params.clip_weights, scale)
+    train, test = folder_sources(params.data_root, params.image_size or clip.image_size)
+    prompts = read_class_names(params.class_names_file, train.classes)
+    ckpts = None
+    if params.teacher_ckpts is not None:
+        ckpts = load_teacher_checkpoints(params.teacher_ckpts, params.teacher_arch, train.num_classes)
+    return Setting(train, test, train.classes, tuple(prompts), clip, None, ckpts,
+                   {"clip": clip.facts, "train_images": len(train), "test_images": len(test)})
 
 
 def label_modes(setting: Setting, x_s: torch.Tensor, y_s: torch.Tensor, projector: Projector, zero_shot: Projector,
@@ -247,20 +330,21 @@ def label_modes(setting: Setting, x_s: torch.Tensor, y_s: torch.Tensor, projecto
     T = recipe.temperature
     budget = projector.stored_bytes()
     test = setting.test
+    C = setting.num_classes
     cache: dict = {}
-    out = {"hard": run_arm("hard", x_s, y_s, hard_arm(), recipe, seeds, test, device, "class index only"),
+    out = {"hard": run_arm("hard", x_s, y_s, hard_arm(), recipe, seeds, test, device, "class index only", C),
            "stored_fp32": run_arm("stored_fp32", x_s, y_s, stored_arm(teacher_probs, x_s, y_s, recipe, "fp32",
                                                                       cache=cache),
-                                  recipe, seeds, test, device, "one fp32 label per (epoch, image)")}
+                                  recipe, seeds, test, device, "one fp32 label per (step, image)", C)}
     for fmt in formats:
         make = stored_arm(teacher_probs, x_s, y_s, recipe, fmt, budget, cache)
-        views = views_for_budget(budget, len(y_s), int(y_s.max()) + 1, fmt, recipe.steps)
+        views = views_for_budget(budget, per_step(recipe, len(y_s)), C, fmt, recipe.steps)
         out[f"stored_{fmt}"] = run_arm(f"stored_{fmt}", x_s, y_s, make, recipe, seeds, test, device,
-                                       f"{fmt}, {views} stored views cycled")
+                                       f"{fmt}, {views} stored views cycled", C)
     out["hello"] = run_arm("hello", x_s, y_s, projector_arm(projector, T), recipe, seeds, test, device,
-                           "online projector labels")
+                           "online projector labels", C)
     out["zero_shot"] = run_arm("zero_shot", x_s, y_s, projector_arm(zero_shot, T), recipe, seeds, test, device,
-                               "projector without factors")
+                               "projector without factors", C)
     return out
 
 

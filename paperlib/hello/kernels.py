@@ -140,6 +140,12 @@ class Projector(nn.Module):
             self.W = nn.Parameter(torch.randn(d_f, C, generator=gen) / math.sqrt(d_f))
         self.num_classes = int(text_embeddings.shape[0])
 
+    def train(self, mode: bool = True) -> "Projector":
+        """The frozen encoder stays in eval mode (its BatchNorm statistics are CLIP's, never updated)."""
+        super().train(mode)
+        self.encoder.eval()
+        return self
+
     def weight(self) -> torch.Tensor:
         """The head ``W_0 + A_h B_h`` (or the trainable ``W``): ``(d_f, C)``."""
         if self.head == "random":
@@ -169,21 +175,42 @@ def soften(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     return (logits / temperature).softmax(-1)
 
 
+SPACES = ("probs", "logits")
+
+
 def label_loss(logits: torch.Tensor, target: torch.Tensor | None, y: torch.Tensor, ce_weight: float,
-               temperature: float = 1.0) -> torch.Tensor:
-    """``MSE(softmax(logits / T), target) + w · CE(logits, y)``; MSE summed over classes, mean over the batch.
+               temperature: float = 1.0, space: str = "probs") -> torch.Tensor:
+    """``MSE(g(logits), g(target)) + w · CE(logits, y)``, mean over the batch.
 
     Used for the projector (targets ``Y'`` from weak teachers, ``w = λ``) and for the student (targets
-    ``Y*`` from the projector or stored labels, ``w = β``). Both sides are probabilities at temperature
-    ``T`` (see :func:`soften`). ``target=None`` gives plain cross-entropy (hard labels).
+    ``Y*`` from the projector or stored labels, ``w = β``). Targets are always probabilities at
+    temperature ``T`` (see :func:`soften`), so every generator and codec speaks one language; ``space``
+    says where the MSE is taken:
+
+    - ``"probs"``: ``g(z) = softmax(z / T)``, squared error summed over classes;
+    - ``"logits"``: ``g(z) = T · log softmax(z / T)`` centred over classes (the logits up to their
+      irrelevant per-image offset; for a target, ``T · log p``), squared error averaged over classes.
+
+    ``y`` is class indices ``(B,)`` or a label distribution ``(B, C)`` (CutMix's mixed one-hot).
+    ``target=None`` gives plain cross-entropy (hard labels).
     """
+    if space not in SPACES:
+        raise ValueError(f"label space: expected one of {SPACES}, got {space!r}")
     ce = F.cross_entropy(logits, y)
     if target is None:
         return ce
     if target.shape != logits.shape:
         raise ValueError(f"soft labels {tuple(target.shape)} do not match logits {tuple(logits.shape)}")
-    mse = (soften(logits, temperature) - target).pow(2).sum(-1).mean()
+    if space == "probs":
+        mse = (soften(logits, temperature) - target).pow(2).sum(-1).mean()
+    else:
+        s = temperature * F.log_softmax(logits / temperature, -1)
+        t = temperature * target.clamp_min(LOG_FLOOR).log()
+        mse = ((s - s.mean(-1, keepdim=True)) - (t - t.mean(-1, keepdim=True))).pow(2).mean(-1).mean()
     return mse + ce_weight * ce
+
+
+LOG_FLOOR = 1e-4  # probabilities below this (e.g. int8 zeros) count as 1e-4 in logit space
 
 
 def augment(x: torch.Tensor, generator: torch.Generator, shift: int = 1, noise: float = 0.05) -> torch.Tensor:
@@ -206,34 +233,75 @@ def augment(x: torch.Tensor, generator: torch.Generator, shift: int = 1, noise: 
     return out.clamp(0, 1)
 
 
+def cutmix(x: torch.Tensor, y: torch.Tensor, num_classes: int, generator: torch.Generator,
+           prob: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """CutMix {cite}`yun2019cutmix`: paste a random box of a shuffled copy of the batch into each image.
+
+    ``x: (N, C, H, W)``, ``y: (N,)``. With probability ``prob`` one box of area ``1 − λ``
+    (``λ ~ U(0, 1)``) is cut from ``x[perm]``; returns the mixed images and the area-weighted one-hot
+    ``λ · e_y + (1 − λ) · e_{y[perm]}`` ``(N, num_classes)`` (the hard label of a mixed image).
+    Randomness only from ``generator``.
+    """
+    onehot = F.one_hot(y, num_classes).float()
+    if prob <= 0 or torch.rand((), generator=generator).item() >= prob:
+        return x, onehot
+    n, _, h, w = x.shape
+    perm = torch.randperm(n, generator=generator).to(x.device)
+    lam = torch.rand((), generator=generator).item()
+    bh, bw = round(h * math.sqrt(1 - lam)), round(w * math.sqrt(1 - lam))
+    top = int(torch.randint(0, h - bh + 1, (), generator=generator))
+    left = int(torch.randint(0, w - bw + 1, (), generator=generator))
+    out = x.clone()
+    out[:, :, top:top + bh, left:left + bw] = x[perm][:, :, top:top + bh, left:left + bw]
+    area = bh * bw / (h * w)  # the exact pasted fraction
+    return out, (1 - area) * onehot + area * onehot[perm]
+
+
 class OnlineLabelStream:
     """Endless ``(A(X_s), Y_s, Y*)`` batches for the student: the *same* augmented tensor gets the label.
 
-    View ``e`` is ``A(X_s)`` drawn with seed ``seed · 1_000_003 + (e mod views)``; ``views=None`` means
-    a fresh view every step. ``label_fn(x_aug, e)`` makes ``Y*`` (the projector online, or a lookup
-    into stored labels of view ``e mod views``); ``label_fn=None`` yields hard labels only.
+    View ``e`` is ``A(X_s)`` (shift, noise, then CutMix with probability ``mix``) drawn with seed
+    ``seed · 1_000_003 + (e mod views)``; ``views=None`` means a fresh view every step. ``Y_s`` is the
+    class index, or with ``mix > 0`` the mixed one-hot ``(N, C)`` of the view. ``label_fn(x_aug, e)``
+    makes ``Y*`` (the projector online, or a lookup into stored labels of view ``e mod views``);
+    ``label_fn=None`` yields hard labels only.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, label_fn: LabelFn | None, seed: int = 0,
-                 views: int | None = None, shift: int = 1, noise: float = 0.05):
+                 views: int | None = None, shift: int = 1, noise: float = 0.05, mix: float = 0.0,
+                 num_classes: int | None = None, batch_size: int | None = None):
         self.images, self.labels, self.label_fn = images, labels, label_fn
-        self.seed, self.views, self.shift, self.noise = seed, views, shift, noise
+        self.seed, self.views, self.shift, self.noise, self.mix = seed, views, shift, noise, mix
+        self.num_classes = int(num_classes if num_classes is not None else int(labels.max()) + 1)
+        self.batch_size = batch_size
 
-    def view(self, step: int) -> tuple[torch.Tensor, int]:
+    def view(self, step: int) -> tuple[torch.Tensor, int, torch.Tensor]:
+        """``(A(X_s[idx]), e, Y_s[idx] of that view)`` for training step ``step``.
+
+        ``idx`` is every image, or ``batch_size`` of them drawn from the view's seed (full scale).
+        """
         e = step if self.views is None else step % self.views
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + e)
-        return augment(self.images, gen, self.shift, self.noise), e
+        images, labels = self.images, self.labels
+        if self.batch_size is not None and self.batch_size < len(labels):
+            idx = torch.randperm(len(labels), generator=gen)[:self.batch_size].to(labels.device)
+            images, labels = images[idx], labels[idx]
+        x_aug = augment(images, gen, self.shift, self.noise)
+        if not self.mix:
+            return x_aug, e, labels
+        x_aug, y_mix = cutmix(x_aug, labels, self.num_classes, gen, self.mix)
+        return x_aug, e, y_mix
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         step = 0
         while True:
-            x_aug, e = self.view(step)
+            x_aug, e, y = self.view(step)
             if self.label_fn is None:
-                yield x_aug, self.labels
+                yield x_aug, y
             else:
                 with torch.no_grad():
                     target = self.label_fn(x_aug, e)
-                yield x_aug, self.labels, target
+                yield x_aug, y, target
             step += 1
 
 
@@ -249,14 +317,22 @@ def projector_labels(projector: nn.Module, temperature: float = 1.0) -> LabelFn:
 
 # ------------------------------------------------------------------------------------- image update
 def update_images(x_s: torch.Tensor, projector: nn.Module, teacher: Callable[[torch.Tensor], torch.Tensor],
-                  steps: int, lr: float = 0.01, mu: float = 1.0, seed: int = 0, temperature: float = 1.0) -> torch.Tensor:
+                  steps: int, lr: float = 0.01, mu: float = 1.0, seed: int = 0, temperature: float = 1.0,
+                  chunk: int | None = None) -> torch.Tensor:
     """Optimise the stored pixels so the projector's labels agree with the label generator's.
 
         min_{X_s}  ‖softmax(f_θ(A(X_s))/T) − Y_T(A(X_s))‖² + μ · ‖ē(X_s) − ē(X_s^(0))‖²,   ē = E_I/‖E_I‖
 
     ``teacher`` returns the label generator's probabilities ``Y_T`` at the same temperature. The second term (the card's CLIP-space fidelity G) keeps
-    the images near their RDED initialisation. Returns new pixels in [0, 1]; the projector is unchanged.
+    the images near their RDED initialisation. Returns new pixels in [0, 1] (on ``x_s``'s device); the
+    projector is unchanged. ``chunk``: optimise that many images at a time (each image's objective is its
+    own, so chunks only bound memory), on the projector's device.
     """
+    if chunk is not None and chunk < len(x_s):
+        return torch.cat([update_images(x_s[i:i + chunk], projector, teacher, steps, lr, mu, seed + i, temperature)
+                          for i in range(0, len(x_s), chunk)])
+    home = x_s.device
+    x_s = x_s.to(next(projector.buffers()).device)
     was = [p.requires_grad for p in projector.parameters()]
     projector.requires_grad_(False)
     projector.eval()
@@ -280,7 +356,7 @@ def update_images(x_s: torch.Tensor, projector: nn.Module, teacher: Callable[[to
             x.clamp_(0, 1)
     for p, r in zip(projector.parameters(), was):
         p.requires_grad_(r)
-    return x.detach()
+    return x.detach().to(home)
 
 
 # ------------------------------------------------------------------------------------ label storage
