@@ -14,7 +14,7 @@ import argparse
 import json
 
 from paperlib.core import pick_device
-from paperlib.video_infinity.experiment import measure_bytes, measure_costs
+from paperlib.video_infinity.experiment import measure_costs
 
 
 def main() -> None:
@@ -30,7 +30,9 @@ def main() -> None:
     device = pick_device(args.device).type
     scope = {"padding": args.padding, "top_k": args.top_k}
 
-    costs = measure_costs(args.frames, args.size, args.steps, scope, device)
+    lengths = (args.frames // 2, args.frames, args.frames * 2)
+    costs, b = measure_costs(args.frames, args.size, args.steps, scope, device, lengths=lengths,
+                             bytes_size=max(4, args.size // 2))
     one, two = costs[1][0], costs[2]
     mem2 = max(r["peak_mb"] for r in two)
     t2 = max(r["seconds_per_step"] for r in two)
@@ -42,8 +44,6 @@ def main() -> None:
           "   (target: ~0.5, the clip share)")
     print(f"{'time in collectives':28s}{'-':>14s}{comm_share:14.1%}")
 
-    lengths = (args.frames // 2, args.frames, args.frames * 2)
-    b = measure_bytes(lengths, max(4, args.size // 2), 2, scope, device)
     print(f"\nbytes per step, rank 0 of 2, latent {max(4, args.size // 2)}:")
     print(f"{'frames':>8s}{'dual scope':>16s}{'full gather':>16s}")
     for f, d, g in zip(b["frames"], b["dual_scope"], b["full_gather"]):

@@ -212,3 +212,16 @@ def test_motion_model_patch_one_rank_equals_unmodified():
     with torch.no_grad():
         ref = unet(z, torch.tensor(900), encoder_hidden_states=c).sample
         assert (patched(z, torch.tensor(900), encoder_hidden_states=c).sample - ref).abs().max() < 1e-10
+
+
+def test_temporal_coherence():
+    from paperlib.video_infinity import temporal_coherence
+
+    gen = torch.Generator().manual_seed(0)
+    still = [torch.rand(1, 3, 4, 4, generator=gen).repeat(16, 1, 1, 1) + 0.01 * torch.rand(16, 3, 4, 4, generator=gen)
+             for _ in range(4)]
+    assert temporal_coherence(still, 8) < 0.1  # content persists from frame to frame
+    noise = [torch.rand(16, 3, 4, 4, generator=gen) for _ in range(4)]
+    assert temporal_coherence(noise, 8) == pytest.approx(1.0, abs=0.1)  # neighbours as unrelated as videos
+    with pytest.raises(ValueError, match="two videos"):
+        temporal_coherence(noise[:1], 8)

@@ -51,15 +51,25 @@ class ClipComm:
     rank) it is the identity and counts nothing. Neighbours swap through ``all_gather`` in the two-rank
     groups ``{i, i+1}``: even ranks go right first, odd ranks left first, so pairs (0,1), (2,3), ... run
     together, then (1,2), (3,4), ...
+
+    ``world_size=n`` splits over the first ``n`` processes of a larger launch only (a sub-group), so one
+    launch can hold runs on 1, 2 and 4 processes; every process must still build the ``ClipComm`` (a
+    torch.distributed rule for new groups), and ``member`` says whether this one takes part.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, world_size: int | None = None) -> None:
         self.distributed = dist.is_available() and dist.is_initialized()
-        self.rank = dist.get_rank() if self.distributed else 0
-        self.world_size = dist.get_world_size() if self.distributed else 1
-        # every rank creates every pair group, in the same order (a torch.distributed rule)
-        self.pair_groups = ([dist.new_group([i, i + 1]) for i in range(self.world_size - 1)]
-                            if self.world_size > 1 else [])
+        global_rank = dist.get_rank() if self.distributed else 0
+        launched = dist.get_world_size() if self.distributed else 1
+        world = launched if world_size is None else world_size
+        if not 1 <= world <= launched:
+            raise ValueError(f"world_size: expected 1 to {launched} processes, got {world}")
+        self.rank, self.world_size, self.member = global_rank, world, global_rank < world
+        self.group = None  # None: the default group (all processes)
+        if self.distributed and world < launched and world > 1:
+            self.group = dist.new_group(list(range(world)))
+        # every process creates every pair group, in the same order (a torch.distributed rule)
+        self.pair_groups = ([dist.new_group([i, i + 1]) for i in range(world - 1)] if world > 1 else [])
         self.reset()
 
     def reset(self) -> None:
@@ -84,7 +94,7 @@ class ClipComm:
             return x
         x = x.contiguous().clone()
         t0 = time.perf_counter()
-        dist.all_reduce(x, op=dist.ReduceOp.SUM)
+        dist.all_reduce(x, op=dist.ReduceOp.SUM, group=self.group)
         self._account(kind, x, t0)
         return x
 
@@ -95,7 +105,7 @@ class ClipComm:
         x = x.contiguous()
         out = [torch.empty_like(x) for _ in range(self.world_size)]
         t0 = time.perf_counter()
-        dist.all_gather(out, x)
+        dist.all_gather(out, x, group=self.group)
         self._account(kind, x, t0)
         return torch.cat(out, dim=dim)
 
@@ -193,12 +203,13 @@ def synced_group_norm(norm: nn.GroupNorm, x: torch.Tensor, comm: ClipComm,
     """
     b, c = x.shape[:2]
     g = norm.num_groups
-    xo = (x if own is None else x[:, :, own]).reshape(b, g, -1)
+    acc = torch.float64 if x.dtype == torch.float64 else torch.float32  # half sums overflow: fp32 stats
+    xo = (x if own is None else x[:, :, own]).reshape(b, g, -1).to(acc)
     n = xo.shape[-1] * comm.world_size
     mean = comm.all_reduce_sum(xo.sum(-1)) / n  # (B, G)
     var = comm.all_reduce_sum(((xo - mean[..., None]) ** 2).sum(-1)) / n  # (B, G), biased like GroupNorm
-    y = (x.reshape(b, g, -1) - mean[..., None]) * torch.rsqrt(var[..., None] + norm.eps)
-    y = y.reshape(x.shape)
+    y = (x.reshape(b, g, -1).to(acc) - mean[..., None]) * torch.rsqrt(var[..., None] + norm.eps)
+    y = y.reshape(x.shape).to(x.dtype)
     if norm.affine:
         shape = (1, c) + (1,) * (x.dim() - 2)
         y = y * norm.weight.view(shape) + norm.bias.view(shape)
