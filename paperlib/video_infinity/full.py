@@ -46,9 +46,10 @@ def vae_scale(model_id: str, param: str = "text_model") -> int:
 def _component(model_id: str, name: str, param: str) -> Path:
     """``model_id``'s folder for component ``name``: ``<root>/<name>/`` if present, else the root."""
     root = local_snapshot(model_id, param)
-    sub = root / name
-    folder = sub if (sub / "config.json").is_file() or (sub / "scheduler_config.json").is_file() else root
-    if not any((folder / f).is_file() for f in ("config.json", "scheduler_config.json", "vocab.json")):
+    markers = ("config.json", "scheduler_config.json", "tokenizer_config.json", "vocab.json")
+    has = lambda folder: any((folder / f).is_file() for f in markers)
+    folder = root / name if has(root / name) else root
+    if not has(folder):
         raise WeightsNotFound(f"{param}: no diffusers/transformers '{name}' in {str(root)!r} "
                               f"(expected {name}/config.json or a config.json at the root)")
     return folder
