@@ -22,11 +22,12 @@ from torch import nn
 
 from ..core.progress import progress
 from ..core.seeding import seed_everything
-from ..core.train import batches, fit
+from ..core.train import batches, cycle
 from ..data.digits import digits, resize
 from ..data.domains import source_train
 from ..zoo.ddpm import NULL_CLASS, ClassConditionalUNet, make_scheduler, sample
-from .models import LinFusion, distillation_loss, trainable_parameters
+from .models import LinFusion
+from .training import distill_loop
 
 
 @dataclass
@@ -78,32 +79,24 @@ def distill(teacher: ClassConditionalUNet, steps: int, batch_size: int, lr: floa
             alpha: float = 0.5, beta: float = 0.5, desc: str = "distil") -> Distilled:
     """Distil a LinFusion student from the frozen ``teacher`` on the source train split.
 
-    Only the ``attn1`` layers (``f_Q, f_K`` and their projections) train, with AdamW (weight decay 0);
-    ``p_uncond`` of the labels become the null class so that guided sampling keeps working.
+    Only the ``attn1`` layers (``f_Q, f_K`` and their projections) train, with AdamW (weight decay 0),
+    through the same :func:`distill_loop` as Stable Diffusion at full scale; ``p_uncond`` of the labels
+    become the null class so that guided sampling keeps working.
     """
     seed_everything(seed)
     teacher = teacher.to(device).eval().requires_grad_(False)
     out = make_student(teacher, normalize)
     out.student.to(device)
-    params = trainable_parameters(out.student, out.linfusion)
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    scheduler = make_scheduler("ddpm")
-    names = out.linfusion.module_names
     x, y = source_train(teacher.unet.config.sample_size)
 
-    def loss_fn(model: nn.Module, batch: tuple) -> torch.Tensor:
+    def prepare(batch: tuple) -> tuple[torch.Tensor, torch.Tensor]:
         x0, labels = batch
         drop = torch.rand(len(labels), device=labels.device) < p_uncond
-        labels = torch.where(drop, torch.full_like(labels, NULL_CLASS), labels)
-        loss, terms = distillation_loss(model, teacher, x0, labels, scheduler, names, alpha, beta)
-        out.losses["total"].append(loss.item())
-        for key, value in terms.items():
-            out.losses[key].append(value)
-        return loss
+        return x0, torch.where(drop, torch.full_like(labels, NULL_CLASS), labels)
 
-    fit(out.student, batches(x * 2 - 1, y, batch_size, seed), loss_fn, optimizer, steps, device=torch.device(device),
-        desc=desc)
-    out.student.eval().requires_grad_(False)
+    out.losses = distill_loop(out.student, teacher, out.linfusion, cycle(batches(x * 2 - 1, y, batch_size, seed)),
+                              prepare, make_scheduler("ddpm"), steps, lr, alpha, beta, weight_decay=0.0,
+                              device=device, desc=desc)
     return out
 
 

@@ -135,6 +135,37 @@ class LinFusion(ModelMixin, ConfigMixin):
         unet.load_state_dict(theirs, strict=False)
 
 
+    def official_state_dict(self, unet: nn.Module) -> dict[str, torch.Tensor]:
+        """The inverse of :meth:`load_official`: ``{i}.to_q_.*, {i}.to_k_.*`` from ``f_Q, f_K`` and the
+        mounted layers' ``{i}.to_q/to_k/to_v/to_out.*`` from ``unet``."""
+        state = {}
+        for i, (name, proc) in enumerate(zip(self.module_names, self.processors)):
+            for mlp, key in ((proc.f_q, "to_q_"), (proc.f_k, "to_k_")):
+                state.update({f"{i}.{key}.{k}": v for k, v in mlp.state_dict().items()})
+            attn = unet.get_submodule(name)
+            for child in ("to_q", "to_k", "to_v", "to_out"):
+                state.update({f"{i}.{child}.{k}": v for k, v in attn.get_submodule(child).state_dict().items()})
+        return {k: v.detach().cpu().contiguous() for k, v in state.items()}
+
+    def save_official(self, folder, unet: nn.Module) -> None:
+        """Write ``config.json`` + ``diffusion_pytorch_model.safetensors`` in the released checkpoints' layout
+        (atomically), so that :func:`paperlib.linfusion.full.load_released` reads them back."""
+        import json
+        from pathlib import Path
+
+        from safetensors.torch import save_file
+
+        from ..core.atomic import atomic_path
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / "diffusion_pytorch_model.safetensors") as tmp:
+            save_file(self.official_state_dict(unet), str(tmp))
+        with atomic_path(folder / "config.json") as tmp:
+            Path(tmp).write_text(json.dumps({"_class_name": "LinFusion",
+                                             "modules_list": list(self.config.modules_list)}, indent=1))
+
+
 def trainable_parameters(model: nn.Module, linfusion: LinFusion, projections: bool = True) -> list[nn.Parameter]:
     """What distillation trains: ``f_Q, f_K`` and (as the official code) the projections of the layers they
     are mounted on; everything else in ``model`` (a UNet or a wrapper holding it) is frozen."""
@@ -171,19 +202,28 @@ def distillation_loss(student: nn.Module, teacher: nn.Module, x0: torch.Tensor, 
     """``L = ||eps_S - eps||^2 + alpha ||eps_S - eps_T||^2 + beta mean_l ||o_S^l - o_T^l||^2``.
 
     ``student, teacher``: ``eps = model(x_t, t, labels)`` wrappers whose ``.unet`` holds the layers
-    ``names``. x0: (B, C, H, W) in [-1, 1]; labels: (B,). Returns the loss and its three terms.
+    ``names``. x0: (B, C, H, W) (pixels in [-1, 1] or VAE latents); labels: the condition (class labels
+    (B,) or text states (B, L, D)). For a v-prediction scheduler the first term's target is ``v``.
+    Returns the loss and its three terms.
     """
     noise = torch.randn_like(x0)
     t = torch.randint(0, scheduler.config.num_train_timesteps, (len(x0),), device=x0.device)
     x_t = scheduler.add_noise(x0, noise, t)
+    kind = scheduler.config.prediction_type
+    if kind == "epsilon":
+        target = noise
+    elif kind == "v_prediction":                                  # SD-2.1: v = sqrt(abar) eps - sqrt(1-abar) x0
+        target = scheduler.get_velocity(x0, noise, t)
+    else:
+        raise ValueError(f"distillation: prediction_type {kind!r} is not supported (epsilon or v_prediction)")
     with torch.no_grad(), layer_outputs(teacher.unet, names) as feats_t:
         eps_t = teacher(x_t, t, labels)
     with layer_outputs(student.unet, names) as feats_s:
         eps_s = student(x_t, t, labels)
     if len(feats_s) != len(feats_t) or not feats_s:
         raise RuntimeError(f"distillation: collected {len(feats_s)} student and {len(feats_t)} teacher features")
-    noise_term = F.mse_loss(eps_s, noise)
-    kd_term = F.mse_loss(eps_s, eps_t)
-    feat_term = sum(F.mse_loss(s, t_) for s, t_ in zip(feats_s, feats_t)) / len(feats_s)
+    noise_term = F.mse_loss(eps_s.float(), target.float())
+    kd_term = F.mse_loss(eps_s.float(), eps_t.float())
+    feat_term = sum(F.mse_loss(s.float(), t_.float()) for s, t_ in zip(feats_s, feats_t)) / len(feats_s)
     loss = noise_term + alpha * kd_term + beta * feat_term
     return loss, {"noise": noise_term.item(), "kd": kd_term.item(), "feat": float(feat_term.detach())}
