@@ -278,6 +278,7 @@ run.claim("dsi_adaptive", "Sample-adaptive DSI raises ERM's mean target accuracy
 run.claim("dsi_vs_tv", "The source diffusion model beats a classical denoiser of the same input",
           "not in the paper (a non-diffusion control)", acc["erm", "dsi"], acc["erm", "tv"],
           method_label=f"ERM + DSI (T={selection.step})", baseline_label="ERM + TV denoising")
+run.glue("erm_dsi_gain", float(np.mean(acc["erm", "dsi"]) - np.mean(acc["erm", "clean"])))
 price = run.glue("erm_source_price", run.metrics["erm_clean_source"] - run.metrics["erm_adaptive_source"])
 run.claim("source_price", "Adaptive DSI costs at most `tolerance` accuracy on the source domain",
           "the adaptive rule keeps confident (in-distribution) predictions",
@@ -295,7 +296,16 @@ display(run.claims_table())
 # grid above), which bounds what DSI can recover. Second, the adaptive rule only touches inputs the
 # classifier is unsure about, with $\tau$ set on source data. A shifted input that the classifier
 # gets confidently wrong is never transformed, so the adaptive rule can help only on the unsure part.
-# In return it costs little on the source domain.
+# In return its price on the source domain is bounded (the source-price row).
+#
+# Mind the size of the effect before reading it as the paper's. Here fixed-step DSI changes ERM's mean
+# target accuracy by {glue:text}`erm_dsi_gain:.3f` (a fraction, not points); the paper reports
+# +2.26 points on PACS-like benchmarks. The miniature's targets are pixel-level corruptions of the same
+# 16×16 digits (blur and noise, thick strokes, colours, photo backgrounds), the easiest case for pulling
+# an input back to the source, and the noise draws are fixed, so the spread above covers classifier
+# seeds only. The TV-denoising row shows how much of the gain a classical denoiser also gets; the table
+# above shows, per domain, where DSI helps and where it hurts. None of this predicts the gain on PACS,
+# which only the full-scale run measures.
 #
 # ## At full scale
 #
