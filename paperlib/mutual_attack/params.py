@@ -14,7 +14,7 @@ SCHEMA = Schema("mutual_attack", (
                             "full": [4 / 255, 8 / 255, 10 / 255, 16 / 255]},
           "budgets of the success-vs-budget sweep (one seed)"),
     Param("rounds", int, {"smoke": 2, "cpu": 4, "full": 10}, "alternating rounds R (attack, then defense)", low=1),
-    Param("steps_attack", int, {"smoke": 2, "cpu": 40, "full": 500}, "generator steps T_a per round", low=1),
+    Param("steps_attack", int, {"smoke": 2, "cpu": 30, "full": 500}, "generator steps T_a per round", low=1),
     Param("steps_defense", int, {"smoke": 1, "cpu": 10, "full": 100}, "prompt steps T_d per round", low=1),
     Param("batch_size", int, {"smoke": 16, "cpu": 32, "full": 32}, "training batch of the generator", low=1),
     Param("lr_generator", float, {"smoke": 5e-3, "cpu": 5e-3, "full": 2e-4},
@@ -27,7 +27,7 @@ SCHEMA = Schema("mutual_attack", (
     Param("target_steps", int, {"smoke": 30, "cpu": 300, "full": 300},
           "training steps of each miniature target (with data_root, pretrained timm weights are loaded instead)",
           low=1),
-    Param("seeds", int, {"smoke": 2, "cpu": 5, "full": 3}, "attack seeds (generator init, data order, noise)",
+    Param("seeds", int, {"smoke": 2, "cpu": 4, "full": 3}, "attack seeds (generator init, data order, noise)",
           low=1, high=20),
     Param("n_test", int, {"smoke": 64, "cpu": 397, "full": 5000}, "test images attacked (a fixed prefix; with "
           "data_root a fixed seeded subset of the folder)", low=1),
