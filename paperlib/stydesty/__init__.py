@@ -2,7 +2,7 @@
 
 Narrated in notebooks/stydesty.py.
 """
-from .experiment import (ARM_LABELS, ARMS, CIFAR10_CLASSES, CIFAR10C_GROUPS, Config, DGData, as_float,
+from .experiment import (ARM_LABELS, ARMS, CIFAR10_CLASSES, CIFAR10C_GROUPS, Config, DGData, as_float, feature_spread,
                          check_label_space, cifar10c_tensors, evaluate, folder_data, miniature_data,
                          plot_accuracies, plot_search, results_table, run_arm, run_arms, search_position,
                          stylized_examples, summarize, sweep_positions, train_plain, train_stydesty)
@@ -12,7 +12,7 @@ from .models import (CANDIDATES, NETWORK_CANDIDATES, NETWORK_OFFICIAL_POSITION, 
                      OFFICIAL_POSITION, VARIANTS, DGLeNet, DGNet, check_position)
 from .params import SCHEMA
 
-__all__ = ["ARM_LABELS", "ARMS", "CIFAR10_CLASSES", "CIFAR10C_GROUPS", "Config", "DGData", "as_float",
+__all__ = ["ARM_LABELS", "ARMS", "CIFAR10_CLASSES", "CIFAR10C_GROUPS", "Config", "DGData", "as_float", "feature_spread",
            "check_label_space", "cifar10c_tensors", "evaluate", "folder_data", "miniature_data",
            "plot_accuracies", "plot_search", "results_table", "run_arm", "run_arms", "search_position",
            "stylized_examples", "summarize", "sweep_positions", "train_plain", "train_stydesty", "ProbHead",

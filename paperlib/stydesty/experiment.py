@@ -402,7 +402,18 @@ def run_arm(arm: str, data: DGData, cfg: Config, seed: int, device, position: in
                                        destylize=arm == "stydesty")
     acc = evaluate(model, data.domains, data.targets)
     acc["source_val"] = _accuracy(model, data.x_val, data.y_val)
-    return {"arm": arm, "seed": seed, "acc": acc, "log": log, "model": model, "G": G}
+    spread = feature_spread(model, data.x_val) if arm == "stydesty" else float("nan")
+    return {"arm": arm, "seed": seed, "acc": acc, "log": log, "model": model, "G": G, "spread": spread}
+
+
+@torch.no_grad()
+def feature_spread(model: DGNet, x: torch.Tensor, n: int = 256) -> float:
+    """How much the destylized features F(x) vary across images: the std over images, averaged over
+    feature positions. Near 0 means a collapse (F maps every input to the same features)."""
+    device = next(model.parameters()).device
+    model.eval()
+    f = model.features(as_float(x[:n]).to(device))
+    return f.flatten(1).std(0).mean().item()
 
 
 def summarize(results: list[dict], names: list[str]) -> dict[str, dict[str, tuple[float, float]]]:

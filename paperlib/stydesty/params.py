@@ -3,7 +3,7 @@
 from paperlib.core import Param, Schema
 
 SCHEMA = Schema("stydesty", (
-    Param("iters", int, {"smoke": 4, "cpu": 120, "full": 30000}, "outer iterations (one F step and one G step each)", low=1),
+    Param("iters", int, {"smoke": 4, "cpu": 100, "full": 30000}, "outer iterations (one F step and one G step each)", low=1),
     Param("inner_iters", int, {"smoke": 1, "cpu": 4, "full": 100}, "head-only steps per outer iteration", low=0),
     Param("batch_size", int, {"smoke": 16, "cpu": 32, "full": 128}, "source images per batch", low=2),
     Param("lr", float, 0.01, "SGD (nesterov) learning rate of F and H (the official Digits value)", low=0.0),
@@ -19,9 +19,12 @@ SCHEMA = Schema("stydesty", (
           choices=("cos", "step")),
     Param("augment", bool, False, "random flip (+ padded crop at 32 px) of source batches (CIFAR, PACS)"),
     Param("seeds", int, {"smoke": 2, "cpu": 3, "full": 3}, "seeds per arm", low=1, high=20),
-    Param("search_iters", int, {"smoke": 4, "cpu": 120, "full": 30000}, "iterations of the position search (0: skip)", low=0),
-    Param("search_lr", float, {"smoke": 0.01, "cpu": 0.01, "full": 0.001}, "learning rate of the search", low=0.0),
-    Param("sweep", bool, {"smoke": True, "cpu": True, "full": False}, "also train StyDeSty at every candidate position (one seed)"),
+    Param("search_iters", int, {"smoke": 4, "cpu": 100, "full": 30000}, "iterations of the position search (0: skip)", low=0),
+    Param("search_lr", float, {"smoke": 0.05, "cpu": 0.05, "full": 0.001},
+          "learning rate of the search (the miniature's short search needs a larger one to move the logits)", low=0.0),
+    Param("sweep", bool, {"smoke": True, "cpu": True, "full": False}, "also train StyDeSty at other candidate positions (one seed)"),
+    Param("sweep_positions", list, {"smoke": None, "cpu": [0, 1, 2, 5], "full": None},
+          "positions the sweep trains (null: every candidate)", optional=True),
     Param("position", int, None, "destylization position (LeNet 0..5: after conv1, relu1, pool1, conv2, relu2, pool2; "
           "resnet18 0..3: after layer1..4; wrn16_4 0..3: after conv1, block1..3); null: the search's choice",
           low=0, high=5, optional=True),
