@@ -26,12 +26,30 @@ def test_token_boxes_and_peak_hits():
     assert 0.0 <= precision <= 1.0
 
 
-def test_the_baselines_are_flop_matched_within_ten_percent():
-    macs = sg.count_macs(sg.build("sgformer", 28), 28)
-    shape = match_vit(28, macs)
+@pytest.mark.parametrize("canvas", [16, 28])
+def test_the_baselines_are_flop_matched_within_ten_percent(canvas):
+    macs = sg.count_macs(sg.build("sgformer", canvas), canvas)
+    shape = match_vit(canvas, macs)
     for kind in ("sra", "random"):
-        assert abs(sg.count_macs(sg.build(kind, 28), 28) / macs - 1) < 0.10
-    assert abs(sg.count_macs(sg.build("vit", 28, shape), 28) / macs - 1) < 0.10
+        assert abs(sg.count_macs(sg.build(kind, canvas), canvas) / macs - 1) < 0.10
+    assert abs(sg.count_macs(sg.build("vit", canvas, shape), canvas) / macs - 1) < 0.10
+
+
+def test_mini_layout_gives_the_cards_table_on_its_grid_and_scales_it():
+    card = sg.mini_layout(28)
+    assert card["window"] == 7 and card["guides"][0] == ((0.25, 49), (0.5, 7), (0.25, 1))
+    assert sg.build("sgformer", 28).kv_tokens() == {"1.1": 64}
+    assert sg.build("sgformer", 16).kv_tokens() == {"1.1": 1 + 8 + 16}
+    with pytest.raises(ValueError, match="canvas"):
+        sg.mini_layout(6)
+
+
+def test_pooling_choices_and_a_bad_one():
+    x = torch.rand(2, 3, 16, 16)
+    for pool in ("avg", "max", "avgmax"):
+        assert sg.build("sgformer", 16, pool=pool)(x).shape == (2, 10)
+    with pytest.raises(ValueError, match="global_pool"):
+        sg.build("sgformer", 16, pool="median")
 
 
 def test_training_records_accuracy_and_significance_snapshots():

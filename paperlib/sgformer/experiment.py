@@ -49,14 +49,15 @@ def canvas_data(canvas: int, digit_size: int, n_train: int | None = None, n_test
     return CanvasData(x, y, xt, yt, bt)
 
 
-def vit(canvas: int, depth: int, dim: int = 32, heads: int = 2, patch: int = 2, mlp_ratio: float = 4.0) -> nn.Module:
+def vit(canvas: int, depth: int, dim: int = 32, heads: int = 2, patch: int = 2, mlp_ratio: float = 4.0,
+        pool: str = "avg") -> nn.Module:
     """timm's VisionTransformer on the same token grid (patch 2), mean-pooled.
 
     Its attention follows :class:`explicit_attention` (fused kernel otherwise), like ours."""
     from timm.models.vision_transformer import VisionTransformer
 
     model = VisionTransformer(img_size=canvas, patch_size=patch, num_classes=10, embed_dim=dim, depth=depth,
-                              num_heads=heads, mlp_ratio=mlp_ratio, class_token=False, global_pool="avg")
+                              num_heads=heads, mlp_ratio=mlp_ratio, class_token=False, global_pool=pool)
     for m in model.modules():
         if hasattr(m, "fused_attn"):
             m.forward = _vit_attention_forward(m)
@@ -74,16 +75,29 @@ def _vit_attention_forward(module: nn.Module):
     return forward
 
 
-def build(kind: str, canvas: int, vit_shape: tuple[int, float] | None = None) -> nn.Module:
+def build(kind: str, canvas: int, vit_shape: tuple[int, float] | None = None, pool: str = "avg") -> nn.Module:
     """One of the chapter's models (``KINDS``), on a ``canvas`` x ``canvas`` input; ``vit_shape`` =
-    (depth, MLP ratio) of the ViT."""
+    (depth, MLP ratio) of the ViT; ``pool``: how every model pools its tokens (avg | max | avgmax)."""
     if kind == "vit":
         depth, ratio = vit_shape or (2, 4.0)
-        return vit(canvas, depth, dim=MINI["embed_dims"][0], heads=2, mlp_ratio=ratio)
+        return vit(canvas, depth, dim=MINI["embed_dims"][0], heads=2, mlp_ratio=ratio, pool=pool)
     kw = {"sgformer": {}, "random": {"ranking": "random"}, "sra": {"attention": "sra"}}
     if kind not in kw:
         raise ValueError(f"model kind: expected one of {KINDS}, got {kind!r}")
-    return create("sgformer_mini", img_size=canvas, **MINI, **kw[kind])
+    return create("sgformer_mini", img_size=canvas, global_pool=pool, **mini_layout(canvas), **MINI, **kw[kind])
+
+
+def mini_layout(canvas: int) -> dict:
+    """Window and reallocation table of the miniature for a ``canvas`` input (stem stride 2, g x g tokens).
+
+    Two x two windows of side g/2, and the card's rule at g = 14, (49, 7, 1) over the bottom quarter /
+    middle half / top quarter of the ranks, written for any g: the bottom quarter becomes one token, the
+    middle half is merged in runs of g/2, the top quarter is kept token by token. g = 8 (16 px):
+    (16, 4, 1) -> 1 + 8 + 16 = 25 key/value tokens where uniform reduction keeps 16."""
+    g = math.ceil(canvas / 2)
+    if g < 4:
+        raise ValueError(f"canvas: expected at least 8 pixels (4 x 4 tokens), got {canvas}")
+    return dict(window=math.ceil(g / 2), guides=(((0.25, max(1, g * g // 4)), (0.5, max(1, g // 2)), (0.25, 1)), None))
 
 
 def count_macs(model: nn.Module, size: int, batch: int = 1) -> float:

@@ -8,11 +8,14 @@ The same code runs on a tiny folder in the tests. Narrated in notebooks/sgformer
 """
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
+from paperlib.core import atomic_path
 from paperlib.data import check_image_folder
 
 from .models import create, load_official
@@ -102,6 +105,64 @@ def worker(rank: int, world: int, device: torch.device, cfg: dict) -> dict:
     raw, seen = evaluate(model, val, device)
     ema_correct, _ = evaluate(ema.module, val, device)
     if rank == 0 and cfg.get("save"):
-        torch.save({"state_dict": model.state_dict(), "state_dict_ema": ema.module.state_dict()}, cfg["save"])
+        with atomic_path(cfg["save"]) as tmp:  # a half-written checkpoint never replaces a good one
+            torch.save({"state_dict": model.state_dict(), "state_dict_ema": ema.module.state_dict()}, tmp)
     return {"top1": raw / max(seen, 1), "top1_ema": ema_correct / max(seen, 1), "seen": seen,
             "final_loss": float(loss.item())}
+
+
+def config(p, save: str | None = None, workers: int = 8, cooldown_epochs: int = 10) -> dict:
+    """The worker's configuration from the chapter's resolved parameters ``p`` (shared by the notebook
+    and the ``torchrun`` entry point): the card's recipe, lr scaled by the global batch."""
+    from .params import DROP_PATH
+
+    if p.data_dir is None:
+        raise ValueError("data_dir: the full-scale run needs an ImageNet folder with train/ and val/ "
+                         "class folders (-p data_dir /data/imagenet)")
+    if p.eval_only and p.ckpt is None:
+        raise ValueError("ckpt: eval_only evaluates a checkpoint; give its file (-p ckpt /data/sgformer_s.pth)")
+    if p.ckpt is not None and not Path(p.ckpt).expanduser().is_file():
+        raise FileNotFoundError(f"ckpt: expected the official checkpoint file (its state_dict_ema), "
+                                f"{p.ckpt!r} does not exist")
+    if p.imagenet_batch < p.gpus:
+        raise ValueError(f"imagenet_batch: {p.imagenet_batch} images cannot be split over {p.gpus} GPUs")
+    return dict(seed=p.seed, data_dir=str(Path(p.data_dir).expanduser()), model=p.model, img_size=p.img_size,
+                drop_path=p.drop_path if p.drop_path is not None else DROP_PATH[p.model],
+                batch_per_rank=p.imagenet_batch // p.gpus, lr=p.lr, weight_decay=p.weight_decay,
+                epochs=p.imagenet_epochs, warmup_epochs=p.warmup_epochs, cooldown_epochs=cooldown_epochs, ema=p.ema,
+                eval_only=p.eval_only,
+                ckpt=None if p.ckpt is None else str(Path(p.ckpt).expanduser()), workers=workers, save=save)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """``torchrun --nproc-per-node 8 -m paperlib.sgformer.imagenet -p data_dir /data/imagenet ...``:
+    the same worker as the notebook, one rank per process; parameters as for ``paperlib run``
+    (validated by the chapter's schema, ``gpus`` taken from torchrun's WORLD_SIZE)."""
+    import os
+
+    from paperlib.core import torchrun_main
+
+    from .params import SCHEMA
+
+    ap = argparse.ArgumentParser(prog="python -m paperlib.sgformer.imagenet",
+                                 description="SG-Former on ImageNet, one rank per process (run under torchrun)")
+    ap.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[])
+    ap.add_argument("--save", default=None, help="checkpoint file written by rank 0")
+    ap.add_argument("--workers", type=int, default=8, help="data-loading processes per rank")
+    ap.add_argument("--cooldown", type=int, default=10, help="epochs at the minimum lr after the schedule (card: 10)")
+    args = ap.parse_args(argv)
+    given = {name: SCHEMA.coerce_cli(name, text) for name, text in args.param}
+    given["gpus"] = int(os.environ.get("WORLD_SIZE", "1"))
+    p = SCHEMA.resolve(scale="full", **given)
+    out = torchrun_main(worker, config(p, args.save, args.workers, args.cooldown))
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(out, flush=True)
+    return out
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -140,6 +140,18 @@ class Block(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x), H, W)), sig
 
 
+POOLS = ("avg", "max", "avgmax")
+
+
+def pool_tokens(x: torch.Tensor, how: str) -> torch.Tensor:
+    """(B, N, C) -> (B, C): mean over tokens (the paper's head), max, or their average (timm's avgmax)."""
+    if how == "avg":
+        return x.mean(dim=1)
+    if how == "max":
+        return x.amax(dim=1)
+    return 0.5 * (x.mean(dim=1) + x.amax(dim=1))
+
+
 class SGFormer(nn.Module):
     """Self-guided transformer. forward(x: (B, 3, H, W)) -> logits (B, num_classes).
 
@@ -161,6 +173,8 @@ class SGFormer(nn.Module):
             kwargs.pop(timm_key, None)
         if kwargs:
             raise TypeError(f"SGFormer got unexpected arguments: {sorted(kwargs)}")
+        if global_pool not in POOLS:
+            raise ValueError(f"global_pool: expected one of {POOLS}, got {global_pool!r}")
         if attention not in ATTENTIONS:
             raise ValueError(f"attention: expected one of {ATTENTIONS}, got {attention!r}")
         n = len(depths)
@@ -224,6 +238,10 @@ class SGFormer(nn.Module):
         return self.head
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        if global_pool is not None:
+            if global_pool not in POOLS:
+                raise ValueError(f"global_pool: expected one of {POOLS}, got {global_pool!r}")
+            self.global_pool = global_pool
         self.num_classes = num_classes
         self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
@@ -286,7 +304,7 @@ class SGFormer(nn.Module):
             x = getattr(self, f"norm{i + 1}")(x)
             if i != self.num_stages - 1:
                 x = x.transpose(1, 2).reshape(B, -1, H, W)
-        pooled = x.mean(dim=1)
+        pooled = pool_tokens(x, self.global_pool)
         return (pooled, maps) if return_significance else pooled
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
