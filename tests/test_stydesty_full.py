@@ -161,3 +161,18 @@ def test_full_scale_parameter_files_resolve(tmp_path, name, network):
     p = SCHEMA.resolve(scale="full", **values)
     assert p.network == network and p.position == 1
     check_position(p.network, p.position)
+
+
+def test_augment_flips_and_crops_each_image():
+    from paperlib.stydesty.experiment import _augment
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(64, 3, 16, 16)
+    out = _augment(x, g)
+    assert all(torch.equal(o, a) or torch.equal(o, a.flip(-1)) for o, a in zip(out, x))   # flip only below 32 px
+    assert not torch.equal(out, x)
+    x32 = torch.rand(64, 3, 32, 32) + 1                       # > 0, so zero padding is visible in the crop
+    out32 = _augment(x32, g)
+    assert out32.shape == x32.shape
+    zeros_per_image = (out32 == 0).flatten(1).sum(1)
+    assert len(set(zeros_per_image.tolist())) > 1                # offsets differ from image to image

@@ -195,8 +195,8 @@ def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     x = torch.where(flip.view(-1, 1, 1, 1).to(x.device), x.flip(-1), x)
     if x.shape[-1] == 32:
         pad = F.pad(x, (4, 4, 4, 4))
-        i, j = torch.randint(0, 9, (2,), generator=generator).tolist()
-        x = pad[..., i:i + 32, j:j + 32]
+        offsets = torch.randint(0, 9, (len(x), 2), generator=generator).tolist()
+        x = torch.stack([pad[b, :, i:i + 32, j:j + 32] for b, (i, j) in enumerate(offsets)])
     return x
 
 
