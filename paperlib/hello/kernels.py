@@ -235,7 +235,7 @@ def augment(x: torch.Tensor, generator: torch.Generator, shift: int = 1, noise: 
 
 def cutmix(x: torch.Tensor, y: torch.Tensor, num_classes: int, generator: torch.Generator,
            prob: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """CutMix {cite}`yun2019cutmix`: paste a random box of a shuffled copy of the batch into each image.
+    """CutMix (Yun et al., ICCV 2019): paste a random box of a shuffled copy of the batch into each image.
 
     ``x: (N, C, H, W)``, ``y: (N,)``. With probability ``prob`` one box of area ``1 − λ``
     (``λ ~ U(0, 1)``) is cut from ``x[perm]``; returns the mixed images and the area-weighted one-hot

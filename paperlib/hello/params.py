@@ -56,8 +56,9 @@ SCHEMA = Schema("hello", (
           "distilled images per student step (None: all of them)", low=1, optional=True),
     Param("shift", int, 2, "augmentation: random shift in pixels", low=0, high=8),
     Param("noise", float, 0.05, "augmentation: Gaussian noise std", low=0.0, high=1.0),
-    Param("mix", float, 1.0, "augmentation: CutMix probability per student step", low=0.0, high=1.0),
-    Param("label_space", str, "logits", "where the label MSE is taken: probs (softmax at T) or logits "
+    Param("mix", float, {"smoke": 0.0, "cpu": 0.0, "full": 1.0},
+          "augmentation: CutMix probability per student step (RDED's protocol at full scale)", low=0.0, high=1.0),
+    Param("label_space", str, "probs", "where the label MSE is taken: probs (softmax at T) or logits "
           "(T·log-probabilities, centred)", choices=("probs", "logits")),
     Param("image_update_steps", int, {"smoke": 3, "cpu": 40, "full": 1000}, "pixel-update steps (0 = off)", low=0),
     Param("image_update_lr", float, 0.002, "pixel-update learning rate", low=0.0, high=1.0),
