@@ -46,7 +46,7 @@ SCHEMA = Schema("hello", (
     Param("lambda_ce", float, 0.1, "weight λ of the CE term when training the projector", low=0.0),
     Param("beta_ce", float, 0.1, "weight β of the CE term when training the student", low=0.0),
     Param("temperature", float, 4.0, "soft-label temperature T shared by every label generator", low=0.05),
-    Param("student_steps", int, {"smoke": 30, "cpu": 200, "full": 300}, "student steps (full batch = one epoch)",
+    Param("student_steps", int, {"smoke": 30, "cpu": 300, "full": 30000}, "student steps (full batch = one epoch)",
           low=1),
     Param("student_lr", float, 3e-3, "student learning rate", low=1e-7, high=1.0),
     Param("student_arch", str, {"smoke": "tiny", "cpu": "tiny", "full": "resnet18"}, "the student network",
