@@ -96,7 +96,8 @@ from paperlib.core import BASELINE_COLOR, METHOD_COLOR, Run, image_grid, pick_de
 from paperlib.stydesty import (ARM_LABELS, NETWORK_CANDIDATES, NETWORK_OFFICIAL_POSITION, SCHEMA, Config,
                                as_float, check_position, folder_data, make_stylizer, miniature_data,
                                plot_accuracies, plot_search, results_table, run_arm, run_arms, search_position,
-                               stylized_examples, summarize, sweep_positions)
+                               stylized_examples, summarize)
+from paperlib.stydesty import sweep_positions as train_at_positions  # the parameter has the function's name
 
 p = SCHEMA.resolve(scale=scale, device=device, seed=seed, iters=iters, inner_iters=inner_iters,
                    batch_size=batch_size, lr=lr, lr_aug=lr_aug, aug_weight=aug_weight, alpha_align=alpha_align,
@@ -297,7 +298,7 @@ if p.sweep:
     done = {chosen: next(r for r in results if r["arm"] == "stydesty" and r["seed"] == p.seed)}
     for k in p.sweep_positions or []:
         check_position(p.network, k)
-    swept = sweep_positions(data, cfg, p.seed, dev, done, p.sweep_positions)
+    swept = train_at_positions(data, cfg, p.seed, dev, done, p.sweep_positions)
     for k, r in swept.items():
         run.glue(f"sweep_{CANDIDATES[k]}_target_mean", r["acc"]["target_mean"])
     best = max(swept, key=lambda k: swept[k]["acc"]["target_mean"])

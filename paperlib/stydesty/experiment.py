@@ -413,7 +413,7 @@ def feature_spread(model: DGNet, x: torch.Tensor, n: int = 256) -> float:
     device = next(model.parameters()).device
     model.eval()
     f = model.features(as_float(x[:n]).to(device))
-    return f.flatten(1).std(0).mean().item()
+    return f.flatten(1).std(0, correction=0).mean().item()
 
 
 def summarize(results: list[dict], names: list[str]) -> dict[str, dict[str, tuple[float, float]]]:
