@@ -78,15 +78,27 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_warm(args: argparse.Namespace) -> int:
-    """Train and cache every zoo model ahead of a workshop (later calls only load them)."""
+    """Train and cache every zoo model, and each paper's own cached models, ahead of a workshop."""
+    import importlib
     import time
 
     from . import zoo
+    from .papers import available
 
     for name in zoo.list_models():
         start = time.perf_counter()
         _, meta = zoo.create(name, args.scale)
         print(f"{name} ({args.scale}): ready in {time.perf_counter() - start:.0f} s; {meta['facts']}")
+    for paper in available():  # a paper with models of its own says so in paperlib/<paper>/warm.py
+        try:
+            module = importlib.import_module(f"paperlib.{paper}.warm")
+        except ModuleNotFoundError as missing:
+            if missing.name == f"paperlib.{paper}.warm":
+                continue
+            raise
+        start = time.perf_counter()
+        for what in module.warm(args.scale):
+            print(f"{paper}: {what} ({args.scale}): ready after {time.perf_counter() - start:.0f} s")
     return 0
 
 

@@ -86,3 +86,13 @@ def test_book_only_executes_one_chapter_without_sphinx(monkeypatch, tmp_path, ca
     monkeypatch.setattr("paperlib.book.build", lambda *a, **k: pytest.fail("--only must not build the HTML"))
     assert cli.main(["book", "--scale", "cpu", "--only", "teddy"]) == 0
     assert executed == [("teddy", "cpu")]
+
+
+def test_warm_also_trains_the_papers_own_models(monkeypatch, capsys):
+    import paperlib.video_infinity.warm as vi_warm
+
+    trained = []
+    monkeypatch.setattr("paperlib.zoo.list_models", lambda: [])
+    monkeypatch.setattr(vi_warm, "motion_model", lambda scale: trained.append(scale))
+    assert cli.main(["warm", "--scale", "smoke"]) == 0
+    assert trained == ["smoke"] and "video_infinity: motion-digit video model (smoke)" in capsys.readouterr().out
