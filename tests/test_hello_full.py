@@ -66,7 +66,7 @@ def full_params(stand_ins, **over):
     values = dict(scale="full", device="cpu", dataset="folder", data_root=str(stand_ins["data"]),
                   clip_model=str(stand_ins["cfg"]), clip_weights=str(stand_ins["weights"]),
                   class_names_file=str(stand_ins["names"]), teacher_arch="small_cnn",
-                  teacher_ckpts=str(stand_ins["ckpts"]))
+                  teacher_ckpts=str(stand_ins["ckpts"]), image_size=32)  # the full preset says 224
     values.update(over)
     return SCHEMA.resolve(**values)
 
@@ -181,7 +181,7 @@ def test_the_notebook_runs_at_full_scale_on_the_stand_ins(stand_ins, tmp_path):
     params = dict(scale="full", device="cpu", dataset="folder", data_root=str(stand_ins["data"]),
                   clip_model=str(stand_ins["cfg"]), clip_weights=str(stand_ins["weights"]),
                   class_names_file=str(stand_ins["names"]), teacher_arch="small_cnn",
-                  teacher_ckpts=str(stand_ins["ckpts"]), ipc=2, seeds=2, ablation_seeds=1, projector_steps=2,
+                  teacher_ckpts=str(stand_ins["ckpts"]), image_size=32, ipc=2, seeds=2, ablation_seeds=1, projector_steps=2,
                   projector_batch=5, lora_rank_encoder=1, lora_rank_head=2, ablation_ranks=[1], student_steps=3,
                   student_batch=4, image_update_steps=1, rded_candidates=4, threads=1)
     dest = execute("hello", params, tmp_path / "run", timeout_s=600)
