@@ -25,8 +25,9 @@ SCHEMA = Schema("stydesty", (
     Param("sweep", bool, {"smoke": True, "cpu": True, "full": False}, "also train StyDeSty at other candidate positions (one seed)"),
     Param("sweep_positions", list, {"smoke": None, "cpu": [0, 1, 2, 5], "full": None},
           "positions the sweep trains (null: every candidate)", optional=True),
-    Param("position", int, None, "destylization position (LeNet 0..5: after conv1, relu1, pool1, conv2, relu2, pool2; "
-          "resnet18 0..3: after layer1..4; wrn16_4 0..3: after conv1, block1..3); null: the search's choice",
+    Param("position", int, {"smoke": None, "cpu": 1, "full": None}, "destylization position (LeNet 0..5: after conv1, relu1, pool1, conv2, relu2, pool2; "
+          "resnet18 0..3: after layer1..4; wrn16_4 0..3: after conv1, block1..3); null: the search's choice; cpu: the official "
+          "LeNet winner, since a 100-step search is too short to trust",
           low=0, high=5, optional=True),
     Param("adversarial_baseline", bool, True, "also run the adversarial-stylization baseline (no destylization)"),
     Param("network", str, {"smoke": "mini", "cpu": "mini", "full": "lenet"}, "backbone",
