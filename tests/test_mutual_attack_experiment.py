@@ -53,3 +53,9 @@ def test_summary_is_mean_and_spread_over_targets():
 def test_miniature_rejects_timm_names_without_data_root():
     with pytest.raises(ValueError, match="targets: the miniature's targets"):
         build(SCHEMA.resolve(scale="smoke", targets=["resnet50"]))
+
+
+def test_warm_caches_the_surrogate_and_the_trained_targets():
+    from paperlib.mutual_attack.warm import warm
+
+    assert list(warm("smoke")) == ["surrogate CNN", "mlp target", "vit target", "resnet target"]
