@@ -14,8 +14,8 @@ def test_ranks_all_reduce_over_gloo():
 
 def test_a_failing_rank_ends_the_run_with_its_error_not_a_hang():
     start = time.monotonic()
-    # either the failing rank's own error or its peer's "connection closed" surfaces first: both end the run
-    with pytest.raises(mp.ProcessRaisedException, match="rank 1 gave up|Connection closed by peer"):
+    # rank 0 then fails too (its peer closed the connection): the report must still be rank 1's error
+    with pytest.raises(mp.ProcessRaisedException, match="rank 1 gave up"):
         launch(ranks.rank_one_fails, 2, timeout_s=60)
     assert time.monotonic() - start < 50
 

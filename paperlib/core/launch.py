@@ -12,6 +12,8 @@ import datetime as dt
 import os
 import socket
 import tempfile
+import time
+import traceback
 from pathlib import Path
 from typing import Any, Callable
 
@@ -52,8 +54,22 @@ def _rank_entry(rank: int, fn: Callable, world_size: int, device_type: str, port
         result = fn(rank, world_size, device, *args)
         torch.save(result, Path(out_dir) / f"rank{rank}.pt")
         dist.barrier()
+    except BaseException:
+        # when one rank fails, its peers fail next on closed connections: note when, to report the first
+        (Path(out_dir) / f"error{rank}.txt").write_text(f"{time.time()!r} {os.getpid()}\n{traceback.format_exc()}")
+        raise
     finally:
         dist.destroy_process_group()
+
+
+def _first_failure(out_dir: Path) -> tuple[int, int, str] | None:
+    """(rank, pid, traceback) of the rank that failed first, from the notes the failing ranks left."""
+    failures = []
+    for note in out_dir.glob("error*.txt"):
+        header, _, trace = note.read_text().partition("\n")
+        when, pid = header.split()
+        failures.append((float(when), int(note.stem.removeprefix("error")), int(pid), trace))
+    return min(failures)[1:] if failures else None
 
 
 def launch(fn: Callable[..., Any], world_size: int, *args: Any, device: torch.device | str = "cpu",
@@ -71,8 +87,15 @@ def launch(fn: Callable[..., Any], world_size: int, *args: Any, device: torch.de
                          f"{torch.cuda.device_count()} visible")
     threads = 1 if device_type == "cpu" else max(1, (os.cpu_count() or 1) // world_size)
     with tempfile.TemporaryDirectory(prefix="paperlib-launch-") as out_dir:
-        mp.start_processes(_rank_entry, nprocs=world_size, join=True, start_method="spawn",
-                           args=(fn, world_size, device_type, free_port(), out_dir, timeout_s, threads, args))
+        try:
+            mp.start_processes(_rank_entry, nprocs=world_size, join=True, start_method="spawn",
+                               args=(fn, world_size, device_type, free_port(), out_dir, timeout_s, threads, args))
+        except mp.ProcessRaisedException as raised:
+            first = _first_failure(Path(out_dir))
+            if first is None or first[0] == raised.error_index:
+                raise
+            rank, pid, trace = first
+            raise mp.ProcessRaisedException(f"\n\n-- Process {rank} failed first:\n{trace}", rank, pid) from raised
         return [torch.load(Path(out_dir) / f"rank{r}.pt", weights_only=True) for r in range(world_size)]
 
 

@@ -97,7 +97,7 @@ class Run:
         self.device = pick_device(params.device)
         self.started = dt.datetime.now(dt.timezone.utc)
         self._t0 = time.perf_counter()
-        self._cpu0 = time.process_time()
+        self._cpu0 = _cpu_seconds()
         self._load0 = _load_average()
         self.metrics: dict[str, Any] = {}
         self.claims: list[dict[str, Any]] = []
@@ -168,7 +168,7 @@ class Run:
                 "wall_time_s": round(time.perf_counter() - self._t0, 2), "host": platform.node(),
                 "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                 # wall time on a shared machine depends on its load: CPU time and load tell how much
-                "cpu_time_s": round(time.process_time() - self._cpu0, 2),
+                "cpu_time_s": round(_cpu_seconds() - self._cpu0, 2),
                 "load_average": [self._load0, _load_average()],
                 "paperlib_modules": paperlib_modules(),
             },
@@ -188,6 +188,16 @@ class Run:
 
             display(Markdown(provenance_markdown(record, kept_runs(self.paper))))
         return path
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished child processes (e.g. the launcher's ranks)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def _load_average() -> float | None:
