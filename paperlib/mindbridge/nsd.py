@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..zoo.pretrained import WeightsNotFound, local_snapshot
+from ..zoo.pretrained import open_clip_folder
 
 #: the order in which ``sources + 1`` NSD subjects are taken: the paper's 1, 2, 5, 7, then the others
 NSD_SUBJECTS = (1, 2, 5, 7, 3, 4, 6, 8)
@@ -189,20 +189,5 @@ def load_clip(name: str, scale: str) -> ClipTargets:
 
         clip, _ = create("tiny_clip", "smoke" if scale == "smoke" else "cpu")
         return ClipTargets(clip, tokenizer(), 16)
-    import open_clip
-
-    folder = local_snapshot(name, "clip_model")
-    if not (folder / "open_clip_config.json").is_file():
-        raise WeightsNotFound(f"mindbridge: parameter 'clip_model': {str(folder)!r} has no open_clip_config.json; "
-                              "expected an open_clip model folder (open_clip_config.json and "
-                              "open_clip_model.safetensors or open_clip_pytorch_model.bin), e.g. a local copy of "
-                              "timm/vit_large_patch14_clip_224.openai, or 'tiny_clip'")
-    if not (list(folder.glob("*.safetensors")) + list(folder.glob("*.bin")) + list(folder.glob("*.pth"))):
-        raise WeightsNotFound(f"mindbridge: parameter 'clip_model': no weights (.safetensors, .bin, .pth) in "
-                              f"{str(folder)!r}")
-    spec = f"local-dir:{folder}"
-    model = open_clip.create_model(spec)
-    cfg = model.visual.preprocess_cfg
-    size = cfg["size"]
-    return ClipTargets(model, open_clip.get_tokenizer(spec), size if isinstance(size, int) else size[0],
-                       tuple(cfg["mean"]), tuple(cfg["std"]))
+    model, tokenize, side, mean, std = open_clip_folder(name, "clip_model")
+    return ClipTargets(model, tokenize, side, mean, std)

@@ -16,7 +16,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..data.folders import check_image_folder, image_folder
-from ..zoo.pretrained import WeightsNotFound, local_snapshot
+from ..zoo.pretrained import WeightsNotFound, open_clip_folder
 from .kernels import ClassMismatchError, ClipSurrogate, as_surrogate
 
 WNID = re.compile(r"^n\d{8}$")
@@ -86,21 +86,8 @@ def load_clip(name: str, scale: str) -> ClipSurrogate:
         from ..zoo import create
 
         return as_surrogate(create("tiny_clip", "smoke" if scale == "smoke" else "cpu")[0])
-    import open_clip
-
-    folder = local_snapshot(name, "clip_model")
-    if not (folder / "open_clip_config.json").is_file():
-        raise WeightsNotFound(f"clip_model: {str(folder)!r} has no open_clip_config.json; expected an open_clip "
-                              "model folder (open_clip_config.json and open_clip_model.safetensors or "
-                              "open_clip_pytorch_model.bin), e.g. a local copy of "
-                              "timm/vit_base_patch32_clip_224.openai, or 'tiny_clip'")
-    if not any(f.suffix in WEIGHT_SUFFIXES for f in folder.iterdir()):
-        raise WeightsNotFound(f"clip_model: no weights (.safetensors, .bin, .pth) in {str(folder)!r}")
-    spec = f"local-dir:{folder}"
-    model = open_clip.create_model(spec)  # config and weights from the folder
-    cfg = model.visual.preprocess_cfg
-    side = cfg["size"] if isinstance(cfg["size"], int) else cfg["size"][0]
-    return ClipSurrogate(model.eval(), side, tuple(cfg["mean"]), tuple(cfg["std"]), open_clip.get_tokenizer(spec))
+    model, tokenize, side, mean, std = open_clip_folder(name, "clip_model")
+    return ClipSurrogate(model, side, mean, std, tokenize)
 
 
 class PixelInput(nn.Module):

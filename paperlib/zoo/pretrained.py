@@ -43,6 +43,29 @@ def open_clip_pretrained(arch: str, checkpoint: str, param: str = "clip_checkpoi
     return model, preprocess, open_clip.get_tokenizer(arch)
 
 
+def open_clip_folder(model_id: str, param: str = "clip_model"):
+    """An open_clip model folder (``open_clip_config.json`` and weights: the layout of open_clip's hub
+    repositories, e.g. ``timm/vit_base_patch32_clip_224.openai``), as a path or a hub id in the local cache.
+
+    Returns ``(model, tokenizer, side, mean, std)``: the model in eval mode and the input side and
+    normalisation its own config names.
+    """
+    import open_clip
+
+    folder = local_snapshot(model_id, param)
+    if not (folder / "open_clip_config.json").is_file():
+        raise WeightsNotFound(f"{param}: {str(folder)!r} has no open_clip_config.json; expected an open_clip model "
+                              "folder (open_clip_config.json and open_clip_model.safetensors or "
+                              "open_clip_pytorch_model.bin), e.g. a local copy of an open_clip hub repository")
+    if not any(f.suffix in (".safetensors", ".bin", ".pth") for f in folder.iterdir()):
+        raise WeightsNotFound(f"{param}: no weights (.safetensors, .bin, .pth) in {str(folder)!r}")
+    spec = f"local-dir:{folder}"
+    model = open_clip.create_model(spec)  # config and weights from the folder
+    cfg = model.visual.preprocess_cfg
+    side = cfg["size"] if isinstance(cfg["size"], int) else cfg["size"][0]
+    return model.eval(), open_clip.get_tokenizer(spec), side, tuple(cfg["mean"]), tuple(cfg["std"])
+
+
 def diffusers_pretrained(cls, model_id: str, subfolder: str | None = None, param: str = "model_id", **kwargs):
     """``cls.from_pretrained`` from a local folder or the local hub cache only."""
     folder = local_snapshot(model_id, param)
