@@ -9,23 +9,13 @@ import sys
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import paperlib.sgformer as sg
 from paperlib.core import ParameterError, launch
 from paperlib.sgformer.imagenet import config, worker
+from tests.test_sgformer_experiment import make_folder
 
 torch.set_num_threads(1)
-
-
-def make_folder(root, classes=2, per_class=4, size=40):
-    rng = np.random.default_rng(0)
-    for split in ("train", "val"):
-        for c in range(classes):
-            (root / split / f"class{c}").mkdir(parents=True)
-            for i in range(per_class):
-                Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(
-                    root / split / f"class{c}" / f"{i}.png")
 
 
 def tiny(tmp_path, **over):
