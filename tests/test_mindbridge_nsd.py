@@ -14,6 +14,7 @@ from paperlib.mindbridge import (SCHEMA, clip_text_tokens, cross_subject, load_c
 from paperlib.mindbridge.experiment import clip_image_tokens
 from paperlib.mindbridge.nsd import load_image
 from paperlib.zoo.pretrained import WeightsNotFound
+from tests.stand_ins import write_open_clip_folder
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
@@ -63,26 +64,11 @@ def write_fake_nsd(root, subjects=(1, 2, 5, 7), seed=0):
     return root
 
 
-def write_fake_clip(folder):
-    """A tiny CLIP as an open_clip model folder (open_clip_config.json + open_clip_model.safetensors)."""
-    from safetensors.torch import save_file
-
-    from paperlib.zoo.clip import make_tiny_clip, tiny_clip_config
-
-    torch.manual_seed(3)
-    clip = make_tiny_clip()
-    folder.mkdir(parents=True)
-    (folder / "open_clip_config.json").write_text(json.dumps({
-        "model_cfg": tiny_clip_config(),
-        "preprocess_cfg": {"size": 16, "mean": [0.4, 0.45, 0.5], "std": [0.25, 0.3, 0.35]}}))
-    save_file({k: v.contiguous() for k, v in clip.state_dict().items()}, str(folder / "open_clip_model.safetensors"))
-    return folder, clip
-
-
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory):
     root = tmp_path_factory.mktemp("nsd")
-    clip_dir, clip = write_fake_clip(root / "clip")
+    clip_dir = root / "clip"
+    clip = write_open_clip_folder(clip_dir)
     return write_fake_nsd(root / "natural-scenes-dataset"), clip_dir, clip
 
 

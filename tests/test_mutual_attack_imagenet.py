@@ -13,6 +13,7 @@ from paperlib.mutual_attack import (SCHEMA, ClassMismatchError, ClipSurrogate, M
                                     class_names_of, clip_zero_shot_accuracy, image_embedding, load_clip, load_timm,
                                     run_seeds, summarize)
 from paperlib.zoo import WeightsNotFound
+from tests.stand_ins import write_open_clip_folder
 
 torch.set_num_threads(1)
 CLASSES = ("cat", "dog", "red_fox")
@@ -29,21 +30,6 @@ def _write_folder(root, per_class, seed):
             img[..., c] += 150  # class c: channel c is bright, so the tiny targets can learn it
             Image.fromarray(img).save(root / name / f"{i}.png")
     return root
-
-
-def _write_clip(folder):
-    from safetensors.torch import save_file
-
-    from paperlib.zoo.clip import make_tiny_clip, tiny_clip_config
-
-    torch.manual_seed(3)
-    clip = make_tiny_clip().eval()
-    folder.mkdir(parents=True)
-    (folder / "open_clip_config.json").write_text(json.dumps({
-        "model_cfg": tiny_clip_config(),
-        "preprocess_cfg": {"size": 16, "mean": [0.4, 0.45, 0.5], "std": [0.25, 0.3, 0.35]}}))
-    save_file({k: v.contiguous() for k, v in clip.state_dict().items()}, str(folder / "open_clip_model.safetensors"))
-    return clip
 
 
 def _write_timm(folder, name, x, y):
@@ -71,7 +57,7 @@ def stand_ins(tmp_path_factory):
     root = tmp_path_factory.mktemp("mutual_full")
     val = _write_folder(root / "val", 5, seed=0)
     train = _write_folder(root / "train", 6, seed=1)
-    clip = _write_clip(root / "clip")
+    clip = write_open_clip_folder(root / "clip")
     weights = root / "weights"
     weights.mkdir()
     ds = image_folder(train, 24)
