@@ -18,8 +18,8 @@ HEADER = """# Results dashboard
 
 Generated from the runs' `metrics.json` files when the book was built; nothing here is typed by hand.
 *Verdict* applies one rule everywhere: over seeds, the method must beat its baseline by more than two
-standard errors (or lose by as much, for *fails*); deterministic quantities are compared with a stated
-threshold. Runs at `smoke` scale check the code path, not the claim: expect *inconclusive* there.
+standard errors (or lose by as much, for *fails*), of the per-seed differences where both arms ran on the
+same seeds; deterministic quantities are compared with a stated threshold. Runs at `smoke` scale check the code path, not the claim: expect *inconclusive* there.
 
 """
 

@@ -8,12 +8,12 @@ from .progress import progress
 from .record import Run
 from .seeding import seed_everything
 from .train import History, accuracy, batches, cross_entropy_loss, cycle, fit, predict
-from .verdict import FAILS, HOLDS, INCONCLUSIVE, Measurement, verdict_over_seeds, verdict_threshold
+from .verdict import FAILS, HOLDS, INCONCLUSIVE, Measurement, verdict_over_seeds, verdict_paired, verdict_threshold
 
 __all__ = [
     "atomic_path", "write_json", "write_text", "device_name", "pick_device", "launch", "torchrun_main",
     "SCALES", "Param", "ParameterError", "Params", "Schema", "BASELINE_COLOR", "METHOD_COLOR",
     "image_grid", "use_style", "progress", "Run", "seed_everything", "History", "accuracy", "batches",
     "cross_entropy_loss", "cycle", "fit", "predict", "FAILS", "HOLDS", "INCONCLUSIVE", "Measurement",
-    "verdict_over_seeds", "verdict_threshold",
+    "verdict_over_seeds", "verdict_paired", "verdict_threshold",
 ]

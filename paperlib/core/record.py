@@ -22,7 +22,7 @@ from . import atomic
 from .device import device_name, pick_device
 from .params import Params
 from .paths import repo_root, run_dir
-from .verdict import Measurement, verdict_over_seeds, verdict_threshold
+from .verdict import Measurement, verdict_over_seeds, verdict_paired, verdict_threshold
 
 TRACKED_PACKAGES = ("torch", "numpy", "diffusers", "open_clip_torch", "timm", "scikit-learn", "paperlib")
 
@@ -123,14 +123,18 @@ class Run:
     def claim(self, name: str, statement: str, paper_says: str, method: float | Sequence[float],
               baseline: float | Sequence[float], *, method_label: str, baseline_label: str,
               higher_is_better: bool = True, threshold: float | None = None,
-              value: float | None = None, unit: str = "") -> str:
+              value: float | None = None, unit: str = "", paired: bool = False) -> str:
         """Record a claim and its verdict; glue ``<name>_verdict``.
 
-        Without ``threshold`` the seeds rule compares ``method`` and ``baseline``. With it, the
+        Without ``threshold`` the seeds rule compares ``method`` and ``baseline``; ``paired=True`` says
+        that their i-th values come from the same seed, so the rule looks at per-seed differences. With it, the
         deterministic ``value`` (default: method mean / baseline mean) is compared to ``threshold``.
         """
         m, b = Measurement.of(method), Measurement.of(baseline)
-        if threshold is None:
+        if threshold is None and paired:
+            verdict = verdict_paired(m, b, higher_is_better)
+            rule = "two standard errors of the per-seed differences"
+        elif threshold is None:
             verdict = verdict_over_seeds(m, b, higher_is_better)
             rule = "two standard errors over seeds"
         else:

@@ -2,8 +2,11 @@
 
 Over seeds: the claim *holds* when the method beats the baseline in the claimed direction by more than
 two standard errors of the difference of means, *fails* when it loses by more than that, and is
-*inconclusive* otherwise (including when either side has fewer than two seeds). For deterministic
-quantities (bytes, FLOPs, a ratio of counts) a stated threshold decides instead.
+*inconclusive* otherwise (including when either side has fewer than two seeds). When both arms ran on
+the same seeds (same data split and initialisation for seed *i*), the paired form applies the same two
+standard errors to the per-seed differences instead: seed-to-seed spread shared by both arms then no
+longer hides a method that wins on every seed. For deterministic quantities (bytes, FLOPs, a ratio of
+counts) a stated threshold decides instead.
 """
 from __future__ import annotations
 
@@ -64,6 +67,22 @@ def verdict_over_seeds(method: Measurement, baseline: Measurement, higher_is_bet
     if gain > 2 * se:
         return HOLDS
     if gain < -2 * se:
+        return FAILS
+    return INCONCLUSIVE
+
+
+def verdict_paired(method: Measurement, baseline: Measurement, higher_is_better: bool = True) -> str:
+    """Two-standard-error rule on the per-seed differences; ``method.values[i]`` pairs with ``baseline.values[i]``."""
+    if method.n != baseline.n:
+        raise ValueError(f"baseline: a paired verdict needs one value per seed on each side, "
+                         f"got {method.n} for the method and {baseline.n} for the baseline")
+    if method.n < 2:
+        return INCONCLUSIVE
+    sign = 1 if higher_is_better else -1
+    gains = Measurement.of([sign * (m - b) for m, b in zip(method.values, baseline.values)])
+    if gains.mean > 2 * gains.sem:
+        return HOLDS
+    if gains.mean < -2 * gains.sem:
         return FAILS
     return INCONCLUSIVE
 
