@@ -23,3 +23,14 @@ def test_a_failing_rank_ends_the_run_with_its_error_not_a_hang():
 def test_bad_world_size():
     with pytest.raises(ValueError, match="world_size"):
         launch(ranks.sum_of_ranks, 0)
+
+
+def test_more_ranks_than_gpus_share_them_over_gloo(monkeypatch):
+    import torch
+
+    from paperlib.core.launch import backend_for
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert backend_for("cuda", 1) == "nccl"
+    assert backend_for("cuda", 2) == "gloo"  # NCCL refuses two ranks on one GPU
+    assert backend_for("cpu", 1) == "gloo"

@@ -1,5 +1,9 @@
 """The one multi-process launcher, on torch.distributed (gloo on CPU, NCCL on GPUs).
 
+More ranks than GPUs (a workshop machine with one GPU running a two-process miniature) share the GPUs
+round-robin over gloo, since NCCL refuses two ranks on one device; code whose collectives gloo does not
+run on CUDA tensors stages them through the CPU (:func:`needs_cpu_staging`).
+
 The notebook's kernel orchestrates and is never a rank: :func:`launch` spawns ``world_size`` fresh
 processes, each joins the process group, runs ``fn(rank, world_size, *args)``, and rank results come
 back through files. A rank that raises ends the whole run with that error (the others are killed), and
@@ -30,8 +34,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def backend_for(device_type: str) -> str:
-    return "nccl" if device_type == "cuda" else "gloo"
+def backend_for(device_type: str, ranks_here: int = 1) -> str:
+    """NCCL when each of the ``ranks_here`` processes on this machine has a GPU of its own, else gloo."""
+    return "nccl" if device_type == "cuda" and ranks_here <= torch.cuda.device_count() else "gloo"
+
+
+def needs_cpu_staging(x: torch.Tensor) -> bool:
+    """Whether a collective on ``x`` must go through a CPU copy (a CUDA tensor in a gloo group)."""
+    return x.is_cuda and dist.is_initialized() and dist.get_backend() == "gloo"
 
 
 def rank_device(device_type: str, local_rank: int) -> torch.device:
@@ -47,9 +57,9 @@ def _rank_entry(rank: int, fn: Callable, world_size: int, device_type: str, port
                       WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
     torch.set_num_threads(threads)
     device = rank_device(device_type, rank)
-    dist.init_process_group(backend_for(device_type), rank=rank, world_size=world_size,
-                            timeout=dt.timedelta(seconds=timeout_s),
-                            **({"device_id": device} if device_type == "cuda" else {}))
+    backend = backend_for(device_type, world_size)
+    dist.init_process_group(backend, rank=rank, world_size=world_size, timeout=dt.timedelta(seconds=timeout_s),
+                            **({"device_id": device} if backend == "nccl" else {}))
     try:
         result = fn(rank, world_size, device, *args)
         torch.save(result, Path(out_dir) / f"rank{rank}.pt")
@@ -82,9 +92,8 @@ def launch(fn: Callable[..., Any], world_size: int, *args: Any, device: torch.de
     if world_size < 1:
         raise ValueError(f"world_size: expected an integer >= 1, got {world_size}")
     device_type = torch.device(device).type
-    if device_type == "cuda" and world_size > torch.cuda.device_count():
-        raise ValueError(f"world_size: {world_size} ranks on CUDA need as many GPUs, "
-                         f"{torch.cuda.device_count()} visible")
+    if device_type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: cuda was asked for, but no CUDA GPU is visible")
     threads = 1 if device_type == "cpu" else max(1, (os.cpu_count() or 1) // world_size)
     with tempfile.TemporaryDirectory(prefix="paperlib-launch-") as out_dir:
         try:
@@ -105,7 +114,8 @@ def torchrun_main(fn: Callable[..., Any], *args: Any, timeout_s: float = DEFAULT
     local_rank = int(os.environ.get("LOCAL_RANK", rank))
     device_type = "cuda" if torch.cuda.is_available() else "cpu"
     device = rank_device(device_type, local_rank)
-    dist.init_process_group(backend_for(device_type), timeout=dt.timedelta(seconds=timeout_s))
+    ranks_here = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+    dist.init_process_group(backend_for(device_type, ranks_here), timeout=dt.timedelta(seconds=timeout_s))
     try:
         return fn(rank, world_size, device, *args)
     finally:

@@ -36,6 +36,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ..core.launch import needs_cpu_staging
+
 __all__ = ["ClipComm", "DualScope", "ClipParallelState", "shared_frame_indices", "global_frame_indices",
            "local_key_frames", "phase_biases", "synced_group_norm", "SyncedGroupNorm",
            "ClipParallelTemporalConv", "ClipParallelAttnProcessor", "DualScopeAttnProcessor",
@@ -92,22 +94,28 @@ class ClipComm:
         """Sum of ``x`` over all ranks (a new tensor)."""
         if self.world_size == 1:
             return x
-        x = x.contiguous().clone()
         t0 = time.perf_counter()
-        dist.all_reduce(x, op=dist.ReduceOp.SUM, group=self.group)
+        staged = x.contiguous().to("cpu" if needs_cpu_staging(x) else x.device, copy=True)
+        dist.all_reduce(staged, op=dist.ReduceOp.SUM, group=self.group)
         self._account(kind, x, t0)
-        return x
+        return staged.to(x.device)
 
     def all_gather(self, x: torch.Tensor, dim: int, kind: str = "global_kv") -> torch.Tensor:
         """Every rank's ``x`` concatenated along ``dim`` in rank order."""
         if self.world_size == 1:
             return x
-        x = x.contiguous()
-        out = [torch.empty_like(x) for _ in range(self.world_size)]
         t0 = time.perf_counter()
-        dist.all_gather(out, x, group=self.group)
+        out = self._gather(x, self.group)
         self._account(kind, x, t0)
         return torch.cat(out, dim=dim)
+
+    @staticmethod
+    def _gather(x: torch.Tensor, group) -> list[torch.Tensor]:
+        """``all_gather`` of ``x`` over ``group``, through the CPU where the backend needs it."""
+        staged = x.contiguous().cpu() if needs_cpu_staging(x) else x.contiguous()
+        out = [torch.empty_like(staged) for _ in range(dist.get_world_size(group))]
+        dist.all_gather(out, staged, group=group)
+        return [o.to(x.device) for o in out]
 
     def exchange(self, to_left: torch.Tensor, to_right: torch.Tensor, kind: str
                  ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -122,10 +130,8 @@ class ClipComm:
         return from_left, from_right
 
     def _pair(self, x: torch.Tensor, group, kind: str) -> list[torch.Tensor]:
-        x = x.contiguous()
-        out = [torch.empty_like(x) for _ in range(2)]
         t0 = time.perf_counter()
-        dist.all_gather(out, x, group=group)
+        out = self._gather(x, group)
         self._account(kind, x, t0)
         return out
 
