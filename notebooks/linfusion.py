@@ -423,11 +423,11 @@ run.claim("normalization_transfer",
           "error, normalised vs raw-sum student)",
           "Liu et al. (2024), Table 3: normalisation is needed at higher resolutions",
           mse_seeds("LinFusion, distilled", top_size), mse_seeds("raw sum, distilled", top_size),
-          method_label="LinFusion", baseline_label="raw sum", higher_is_better=False)
+          method_label="LinFusion", baseline_label="raw sum", higher_is_better=False, paired=True)
 run.claim("distillation_helps", "distillation improves the swapped student at the training size",
           "LinFusion reaches the teacher's quality after distillation",
           mse_seeds("LinFusion, distilled", train_size), mse_seeds("LinFusion, before distillation", train_size),
-          method_label="distilled", baseline_label="before", higher_is_better=False)
+          method_label="distilled", baseline_label="before", higher_is_better=False, paired=True)
 run.claim("on_par_with_teacher", "the distilled student is on par with the softmax teacher at the training "
           "size (error within 10% of the teacher's)", "on par with or better than SD on COCO-30K",
           mse_seeds("LinFusion, distilled", train_size), mse_seeds("teacher (softmax)", train_size),
@@ -452,8 +452,9 @@ display(run.claims_table())
 # Linear time: {glue:text}`linear_time_verdict`; faster than the fused kernel at the largest size:
 # {glue:text}`faster_than_fused_verdict`; less memory than the fused kernel: {glue:text}`memory_vs_fused_verdict`
 # (the paper does not claim this one against a fused kernel; we check it because its reviewers asked).
-# The spread of the quality claims is over evaluation seeds of one distillation run each; a claim that
-# holds here says the effect is larger than the evaluation noise, not that it survives retraining.
+# The spread of the quality claims is over evaluation seeds of one distillation run each, compared seed by
+# seed (a seed gives every model the same images, noise and time steps); a claim that holds here says the
+# effect is larger than the evaluation noise, not that it survives retraining.
 #
 # ## At full scale
 #

@@ -383,8 +383,9 @@ ax.legend(fontsize=8);
 #
 # ## Claim check
 #
-# Retrieval claims compare mean top-1 over subjects, one value per seed; a claim *holds* when the difference
-# exceeds two standard errors over seeds in the claimed direction. The parameter claim is a ratio of counts
+# Retrieval claims compare mean top-1 over subjects, one value per seed. The two sides of a claim are trained
+# with the same seed on the same simulated data, so they are compared seed by seed: a claim *holds* when the
+# mean per-seed difference exceeds two standard errors in the claimed direction. The parameter claim is a ratio of counts
 # against a threshold.
 
 # %%
@@ -398,10 +399,10 @@ def arm_values(arm, fr):
 run.claim("one_model", "one MindBridge model decodes the source subjects at least as well as one model per "
           "subject", "CLIP 94.7 (1 model) vs 94.3 (4 models), avg. of NSD subjects 1, 2, 5, 7",
           per_seed("bridge", "top1"), per_seed("single", "top1"), method_label="MindBridge",
-          baseline_label="per-subject")
+          baseline_label="per-subject", paired=True)
 run.claim("one_model_cosine", "one MindBridge model predicts image embeddings at least as close (cosine) as "
           "one model per subject", "CLIP 94.7 (1 model) vs 94.3 (4 models)", per_seed("bridge", "cos_image"),
-          per_seed("single", "cos_image"), method_label="MindBridge", baseline_label="per-subject")
+          per_seed("single", "cos_image"), method_label="MindBridge", baseline_label="per-subject", paired=True)
 run.claim("fewer_params", "one model needs fewer parameters than one model per subject",
           "1 model instead of 4", [run.metrics["params_singles"]], [run.metrics["params_bridge"]],
           method_label="per-subject total / MindBridge", baseline_label="1", threshold=1.0,
@@ -409,13 +410,14 @@ run.claim("fewer_params", "one model needs fewer parameters than one model per s
 run.claim("new_subject_low", f"reset-tuning beats training from scratch for a new subject with "
           f"{ns[low]} samples", "500 samples of subject 7: CLIP 86.7 vs 80.1 (vanilla)",
           arm_values("reset + pseudo", low), arm_values("scratch", low), method_label="reset + pseudo",
-          baseline_label="scratch")
+          baseline_label="scratch", paired=True)
 run.claim("pseudo_aug", f"the pseudo augmentation (cycle) helps reset-tuning at {ns[low]} samples",
           "500 samples: CLIP 86.7 (with) vs 86.1 (reset without cycle)", arm_values("reset + pseudo", low),
-          arm_values("reset", low), method_label="reset + pseudo", baseline_label="reset")
+          arm_values("reset", low), method_label="reset + pseudo", baseline_label="reset", paired=True)
 run.claim("new_subject_full", f"reset-tuning still beats scratch with all {ns[max(p.fractions)]} samples",
           "4000 samples: CLIP 92.5 vs 89.8", arm_values("reset + pseudo", max(p.fractions)),
-          arm_values("scratch", max(p.fractions)), method_label="reset + pseudo", baseline_label="scratch")
+          arm_values("scratch", max(p.fractions)), method_label="reset + pseudo", baseline_label="scratch",
+          paired=True)
 display(run.claims_table())
 
 # %% [markdown]

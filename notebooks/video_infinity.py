@@ -336,14 +336,14 @@ if coherent:
     run.claim("seams", "dual-scope attention smooths the clip boundaries",
               "Video-Infinity keeps long videos coherent where clips are generated independently",
               seams["video_infinity"], seams["independent"], method_label="Video-Infinity",
-              baseline_label="independent clips", higher_is_better=False)
+              baseline_label="independent clips", higher_is_better=False, paired=True)
 else:  # measured and shown above, but a verdict on clips without motion would mislead
     run.glue("seams_verdict", "not tested (the model's clips are not coherent)")
 if coherent and not pretrained:
     run.claim("identity", "the digit keeps its identity across clips",
               "global context keeps identity and layout consistent over the whole video",
               consistency["video_infinity"], consistency["independent"], method_label="Video-Infinity",
-              baseline_label="independent clips", higher_is_better=True)
+              baseline_label="independent clips", higher_is_better=True, paired=True)
 elif not pretrained:
     run.glue("identity_verdict", "not tested (the model's clips are not coherent)")
 display(run.claims_table())
