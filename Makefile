@@ -26,12 +26,7 @@ run: $(BIN)/.installed           ## make run NAME=linfusion SCALE=full ARGS="-p 
 clean:
 	rm -rf _build
 
-# Pure-Python wheels (plus safetensors/regex builds) the lent GPU machine lacks, for `paperlib gpu-check`
-# there: carry .whl/ and install with `pip install --no-index --no-deps --target /tmp/site .whl/*.whl`.
-GPU_WHEELS = diffusers==0.42.1 open_clip_torch==3.3.0 timm==1.0.31 huggingface_hub==2.4.0 safetensors==0.8.0 \
-	ftfy==6.3.1 regex==2026.11.19 papermill==2.7.0 jupytext==1.19.6 nbclient==0.11.0 nbformat==5.11.1 \
-	platformdirs==4.14.8 pyyaml==6.0.4 tqdm==4.70.1
-gpu-wheels:
-	$(BIN)/python -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-		-d .whl $(GPU_WHEELS)
+# The wheels the lent GPU machine lacks for `paperlib gpu-check` (paperlib's dependency closure minus that
+# machine's image; book/running.md says how to carry and install them there).
+gpu-wheels: $(BIN)/.installed
+	$(BIN)/paperlib gpu-wheels --dest .whl

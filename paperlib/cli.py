@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .core.params import SCALES, ParameterError, Params, Schema
 from .core.paths import repo_root
+from .gpu_check import DEFAULT_BUDGET_S
 
 
 def _resolve(args: argparse.Namespace) -> tuple[Schema, Params]:
@@ -106,7 +107,20 @@ def cmd_gpu_check(args: argparse.Namespace) -> int:
     from .gpu_check import gpu_check
 
     out = Path(args.out) if args.out else repo_root() / "results" / "gpu-check"
-    print(gpu_check(out, dry_run=args.dry_run, notebooks=not args.no_notebooks) / "report.md")
+    notebooks = [] if args.no_notebooks else args.only
+    print(gpu_check(out, dry_run=args.dry_run, notebooks=notebooks, budget_s=args.budget, jobs=args.jobs) / "report.md")
+    return 0
+
+
+def cmd_gpu_wheels(args: argparse.Namespace) -> int:
+    from .gpu_wheels import carried, download
+
+    if args.list:
+        for name, version in carried(args.python).items():
+            print(f"{name}=={version}")
+        return 0
+    wheels = download(Path(args.dest), args.python)
+    print(f"{len(wheels)} wheels, {sum(w.stat().st_size for w in wheels) / 2**20:.1f} MiB, in {args.dest}")
     return 0
 
 
@@ -150,8 +164,18 @@ def parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gpu-check", help="chapters on CUDA, benchmarks, full-size architectures: one report")
     g.add_argument("--dry-run", action="store_true", help="on the CPU at toy sizes (proves it starts)")
     g.add_argument("--no-notebooks", action="store_true", help="skip executing the chapters")
+    g.add_argument("--only", nargs="+", metavar="NAME", help="execute only these chapters (default: all)")
+    g.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
+                   help=f"seconds for the whole check; what is left at the deadline is reported as such "
+                        f"(default {DEFAULT_BUDGET_S})")
+    g.add_argument("--jobs", type=int, default=None, help="chapters run side by side (default: all, up to the CPUs)")
     g.add_argument("--out", default=None, help="report folder (default results/gpu-check)")
     g.set_defaults(fn=cmd_gpu_check)
+    ww = sub.add_parser("gpu-wheels", help="download the wheels a lent GPU machine needs for gpu-check")
+    ww.add_argument("--dest", default=".whl", help="folder for the wheels (default .whl, ignored by git)")
+    ww.add_argument("--python", default="3.12", help="that machine's Python version (default 3.12)")
+    ww.add_argument("--list", action="store_true", help="only print name==version of each wheel")
+    ww.set_defaults(fn=cmd_gpu_wheels)
     b = sub.add_parser("book", help="execute every chapter and build the HTML book")
     b.add_argument("--scale", default="cpu", choices=SCALES)
     b.add_argument("--force", action="store_true", help="re-execute even unchanged chapters")

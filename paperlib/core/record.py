@@ -80,10 +80,14 @@ def kept_runs(paper: str) -> list[dict[str, Any]]:
 
 
 def _glue(name: str, value: Any) -> None:
-    """Glue for myst-nb when running inside a kernel; a no-op in plain Python."""
+    """Glue for myst-nb when running inside a kernel; a no-op in plain Python, and where myst-nb (part of
+    the book's tools, not of paperlib) is not installed: glue only serves the book's build."""
     if "ipykernel" not in sys.modules:
         return
-    from myst_nb import glue
+    try:
+        from myst_nb import glue
+    except ModuleNotFoundError:
+        return
 
     glue(name, value, display=False)
 
