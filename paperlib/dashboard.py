@@ -24,6 +24,10 @@ same seeds; deterministic quantities are compared with a stated threshold. Runs 
 """
 
 
+NO_GPU_CHECK = ("No GPU check has been kept yet: `paperlib gpu-check` on a GPU machine writes one "
+                "([Running the notebooks](running.md), *Checking a GPU machine*).\n")
+
+
 def _last_change(paths: list[str]) -> str | None:
     """Commit time (ISO) of the last commit touching ``paths``, or None outside git."""
     try:
@@ -102,7 +106,7 @@ def write_dashboard(scale: str) -> Path:
     path = repo_root() / "book" / "results.md"
     headline, every = rows(scale)
     gpu = repo_root() / "results" / "gpu-check" / "report.md"
-    gpu_text = gpu.read_text() if gpu.is_file() else "No GPU check has been kept yet (`paperlib gpu-check`).\n"
+    gpu_text = gpu.read_text() if gpu.is_file() else NO_GPU_CHECK
     write_text(path, HEADER + "## Headline claims\n\n" + "\n".join(headline)
                + "\n\n## Every claim\n\n" + "\n".join(every) + "\n\n## Latest GPU check\n\n" + gpu_text)
     return path
