@@ -68,3 +68,19 @@ def test_full_scale_bad_inputs_are_clear_errors(tmp_path):
     model = sg.create("sgformer_s")
     with pytest.raises(ValueError, match="too small"):
         model(torch.zeros(1, 3, 64, 64))
+
+
+def test_randaugment_posterize_at_the_top_magnitude_does_not_end_training():
+    # rand-m9-mstd0.5 clips about one draw in 40 to magnitude 10: PosterizeIncreasing then keeps 0 bits,
+    # which Pillow 13 refuses; a random failure of the 2-rank test above came from there
+    from PIL import Image
+    from timm.data import create_transform
+
+    from paperlib.sgformer.imagenet import allow_zero_bit_posterize
+
+    tf = create_transform(32, is_training=True, auto_augment="rand-m9-mstd0.5-inc1")
+    allow_zero_bit_posterize(tf)
+    posterize = next(op for t in tf.transforms for op in getattr(t, "ops", []) if op.name == "PosterizeIncreasing")
+    posterize.prob, posterize.magnitude, posterize.magnitude_std = 1.0, 10, 0.0
+    out = posterize(Image.new("RGB", (8, 8), (200, 100, 50)))
+    assert out.getextrema() == ((0, 0), (0, 0), (0, 0))

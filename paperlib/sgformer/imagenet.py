@@ -32,12 +32,38 @@ def loaders(data_dir: str, img_size: int, batch_per_rank: int, rank: int, world:
     check_image_folder(root, f"data_dir/{split}")
     tf = create_transform(img_size, is_training=train, auto_augment="rand-m9-mstd0.5-inc1" if train else None,
                           color_jitter=0.4, re_prob=0.25 if train else 0.0, interpolation="bicubic")
+    allow_zero_bit_posterize(tf)
     ds = datasets.ImageFolder(str(root), transform=tf)
     sampler = torch.utils.data.DistributedSampler(ds, world, rank, shuffle=train) if world > 1 else None
     return torch.utils.data.DataLoader(ds, batch_size=batch_per_rank, sampler=sampler,
                                        shuffle=train and sampler is None, num_workers=workers,
                                        drop_last=train and len(ds) >= batch_per_rank * world,
                                        pin_memory=torch.cuda.is_available())
+
+
+def _posterize(img, bits_to_keep: int, **kwargs):
+    """timm's posterize, with 0 bits kept giving a black image as Pillow did before version 13."""
+    from PIL import Image
+    from timm.data import auto_augment
+
+    if bits_to_keep <= 0:
+        return Image.new(img.mode, img.size)
+    return auto_augment.posterize(img, bits_to_keep, **kwargs)
+
+
+def allow_zero_bit_posterize(transform) -> None:
+    """Let RandAugment's PosterizeIncreasing reach 0 bits without an error.
+
+    At magnitude 9 with std 0.5, about one draw in 40 is clipped to 10, where timm asks Pillow to keep 0
+    bits; Pillow 13 refuses (``bits must be between or equal to 1 and 8``), which would end a training run
+    at a random step. Older Pillow returned a black image: that is what the recipe was tuned with.
+    """
+    from timm.data import auto_augment
+
+    for t in getattr(transform, "transforms", []):
+        for op in getattr(t, "ops", []):
+            if op.aug_fn is auto_augment.posterize:
+                op.aug_fn = _posterize
 
 
 @torch.no_grad()
