@@ -102,3 +102,15 @@ def test_full_scale_worker_rejects_a_malformed_folder(tmp_path):
     (tmp_path / "data" / "val").mkdir(parents=True)
     with pytest.raises(DataFolderError, match="data_dir/val"):
         worker(0, 1, torch.device("cpu"), dict(seed=0, data_dir=str(tmp_path / "data"), model="sgformer_s"))
+
+
+def test_the_canvases_are_standardized_with_the_training_statistics_for_every_arm():
+    data = sg.canvas_data(16, 10, n_train=64, n_test=16, seed=0)
+    z = data.standardized()
+    assert torch.allclose(z.x_train.mean((0, 2, 3)), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(z.x_train.std((0, 2, 3)), torch.ones(3), atol=1e-5)
+    mean = data.x_train.mean((0, 2, 3), keepdim=True)
+    std = data.x_train.std((0, 2, 3), keepdim=True)
+    assert torch.allclose(z.x_test, (data.x_test - mean) / std)  # the test split gets the train statistics
+    assert torch.equal(z.y_test, data.y_test) and torch.equal(z.boxes_test, data.boxes_test)
+    assert float(data.x_train.min()) >= 0.0  # the caller's raw canvases (for plotting) are untouched

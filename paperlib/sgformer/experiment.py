@@ -40,6 +40,14 @@ class CanvasData:
     y_test: torch.Tensor
     boxes_test: torch.Tensor
 
+    def standardized(self) -> "CanvasData":
+        """Both splits shifted and scaled by the training canvases' per-channel mean and std (the
+        normalisation every ImageNet recipe applies, the card's included; the canvases are in [0, 1])."""
+        mean = self.x_train.mean((0, 2, 3), keepdim=True)
+        std = self.x_train.std((0, 2, 3), keepdim=True).clamp_min(1e-6)
+        return CanvasData((self.x_train - mean) / std, self.y_train, (self.x_test - mean) / std, self.y_test,
+                          self.boxes_test)
+
 
 def canvas_data(canvas: int, digit_size: int, n_train: int | None = None, n_test: int | None = None,
                 seed: int = 0) -> CanvasData:
@@ -207,7 +215,12 @@ def train(kind: str, data: CanvasData, seed: int, epochs: int, batch_size: int, 
 def run_miniature(data: CanvasData, seeds: int, epochs: int, batch_size: int, lr: float, weight_decay: float,
                   device: torch.device, base_seed: int = 0, n_snap_images: int = 4, latency_batch: int = 32,
                   log: Callable[[str], None] = print) -> dict:
-    """Every model x seed on the same data and budget; returns accuracies, costs, maps and hit rates."""
+    """Every model x seed on the same data and budget; returns accuracies, costs, maps and hit rates.
+
+    ``data`` are raw canvases in [0, 1]; every model is trained and tested on their standardized copy
+    (:meth:`CanvasData.standardized`). The three conv-stem models normalise each image in their GroupNorm
+    stem anyway; the ViT's linear patch embedding does not, and on raw canvases it stayed at guessing."""
+    data = data.standardized()
     canvas = data.x_train.shape[-1]
     sg_macs = count_macs(build("sgformer", canvas), canvas)
     vit_shape = match_vit(canvas, sg_macs)
