@@ -38,6 +38,13 @@ def test_a_step_past_the_deadline_is_stopped_with_its_children_and_reported(tmp_
     assert _run([sys.executable, "-c", "pass"], Deadline(0).left())["status"].startswith("skipped")
 
 
+def test_a_phase_gets_its_share_of_the_budget_and_never_more_than_is_left():
+    whole = Deadline(100)
+    assert 19 < whole.share(0.2).left() <= 20
+    whole.end -= 95  # 5 s left
+    assert whole.share(0.2).left() <= 5
+
+
 def test_gpu_check_rejects_unknown_chapters(tmp_path, capsys):
     assert cli.main(["gpu-check", "--dry-run", "--only", "nope", "--out", str(tmp_path)]) == 2
     assert "--only: expected chapters of _toc.yml" in capsys.readouterr().err
