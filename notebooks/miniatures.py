@@ -179,7 +179,7 @@ image_grid({str(k): per_digit[k, :8] for k in range(10)}, size=0.5);
 # with the classifier's accuracy on the whole set.
 
 # %% mystnb={"image": {"alt": "Four rows of ten generated digits, zero to nine, one row per guidance weight (1, 2, 4, 8) from the same starting noise; each row is labelled with the weight and the accuracy of the classifier on that set."}}
-per_class = run.glue("guidance_sweep_per_class", min(p.samples_per_class, 3))  # sampling dominates the CPU time
+per_class = run.glue("guidance_sweep_per_class", min(p.samples_per_class, 2))  # sampling dominates the CPU time
 sweep = guidance_sweep(ddpm, classifier, [1.0, 2.0, 4.0, 8.0], per_class, p.sampler_steps, p.seed, dev)
 run.metric("guidance_sweep_accuracy", {str(w): r["accuracy"] for w, r in sweep.items()})
 image_grid({f"w={w:g}, acc {r['accuracy']:.2f}": r["samples"][::per_class] for w, r in sweep.items()}, size=0.5);
