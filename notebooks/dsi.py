@@ -86,7 +86,7 @@ from paperlib.core import Run, image_grid, pick_device, progress, use_style
 from paperlib.dsi import (METHODS, SCHEMA, check_setup, check_steps, curve_figure, evaluate, inversion_logits,
                           mean_over, prepare, select_on_source, summary_table, train_classifier, tv_denoise)
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # one thread: two spin-waiting threads stall badly on a busy 2-core machine (10x, measured)
 use_style()
 
 # %%

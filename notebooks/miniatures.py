@@ -52,6 +52,7 @@ from paperlib.miniatures import SCHEMA, ddpm_quality, domain_accuracies, guidanc
 p = SCHEMA.resolve(scale=scale, device=device, seed=seed, samples_per_class=samples_per_class,
                    sampler_steps=sampler_steps, guidance=guidance)
 dev = pick_device(p.device)
+torch.set_num_threads(1)  # one thread: two spin-waiting threads stall badly on a busy 2-core machine (10x, measured)
 seed_everything(p.seed)
 use_style()
 run = Run("miniatures", p)

@@ -97,7 +97,7 @@ p = SCHEMA.resolve(scale=scale, device=device, eps=eps, budgets=budgets, rounds=
                    workers=workers, data_root=data_root, train_root=train_root, target_weights=target_weights,
                    seed=seed)
 dev = pick_device(p.device)
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # one thread: two spin-waiting threads stall badly on a busy 2-core machine (10x, measured)
 seed_everything(p.seed)
 use_style()
 run = Run("mutual_attack", p)
