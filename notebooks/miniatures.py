@@ -195,6 +195,7 @@ figure_slider({f"w = {w:g} (accuracy {r['accuracy']:.2f})":
                for w, r in sweep.items()},
               description="guidance weight", alt="Ten rows of generated digits, one per requested digit")
 
+# %% [markdown]
 # ## Claim check
 #
 # The zoo's own quality bars, measured in this run. The first compares deterministic accuracies with a
