@@ -203,7 +203,9 @@ def _verdicts(metrics: Path) -> dict[str, str]:
 
 def _cpu_book_seconds(name: str) -> float | None:
     """The chapter's wall time in this book's own ``cpu``-scale execution, where one is at hand."""
-    metrics = repo_root() / "_build" / "book-runs" / "cpu" / name / "metrics.json"
+    from .book import runs_dir
+
+    metrics = runs_dir("cpu") / name / "metrics.json"
     return json.loads(metrics.read_text())["provenance"]["wall_time_s"] if metrics.is_file() else None
 
 

@@ -16,11 +16,10 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..data.folders import check_image_folder, image_folder
-from ..zoo.pretrained import WeightsNotFound, open_clip_folder
+from ..zoo.pretrained import WEIGHT_SUFFIXES, WeightsNotFound, open_clip_folder
 from .kernels import ClassMismatchError, ClipSurrogate, as_surrogate
 
 WNID = re.compile(r"^n\d{8}$")
-WEIGHT_SUFFIXES = (".safetensors", ".pth", ".bin")
 
 
 def class_names_of(classes: Sequence[str]) -> list[str]:

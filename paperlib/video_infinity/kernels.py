@@ -30,7 +30,6 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.distributed as dist

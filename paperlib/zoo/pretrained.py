@@ -8,6 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".bin")
+
+
 class WeightsNotFound(FileNotFoundError):
     """Pretrained weights asked for at full scale are not on this machine."""
 
@@ -57,7 +60,7 @@ def open_clip_folder(model_id: str, param: str = "clip_model"):
         raise WeightsNotFound(f"{param}: {str(folder)!r} has no open_clip_config.json; expected an open_clip model "
                               "folder (open_clip_config.json and open_clip_model.safetensors or "
                               "open_clip_pytorch_model.bin), e.g. a local copy of an open_clip hub repository")
-    if not any(f.suffix in (".safetensors", ".bin", ".pth") for f in folder.iterdir()):
+    if not any(f.suffix in WEIGHT_SUFFIXES for f in folder.iterdir()):
         raise WeightsNotFound(f"{param}: no weights (.safetensors, .bin, .pth) in {str(folder)!r}")
     spec = f"local-dir:{folder}"
     model = open_clip.create_model(spec)  # config and weights from the folder
