@@ -8,22 +8,31 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from .core.params import SCALES, ParameterError, Params, Schema
 from .core.paths import repo_root
 from .gpu_check import DEFAULT_BUDGET_S
 
 
-def _resolve(args: argparse.Namespace) -> tuple[Schema, Params]:
+def _resolve(args: argparse.Namespace) -> tuple[Schema, Params, dict[str, Any]]:
+    """The validated parameters, and the values this command sets explicitly (what papermill injects)."""
     from .papers import schema
 
     spec = schema(args.name)
-    given = {}
+    given: dict[str, Any] = {}
     for name, text in args.param or []:
         given[name] = spec.coerce_cli(name, text)
-    if args.device is not None:
-        given["device"] = args.device
-    return spec, spec.resolve(scale=args.scale, file=args.file, **given)
+    for name in ("scale", "device"):  # `-p scale full` is `--scale full`; two different values are refused
+        option = getattr(args, name)
+        if option is not None and given.get(name, option) != option:
+            raise ParameterError(f"{args.name}: parameter '{name}': --{name} says {option!r} but -p {name} "
+                                 f"says {given[name]!r}")
+        if option is not None:
+            given[name] = option
+    params = spec.resolve(file=args.file, **given)
+    explicit = {**(spec.read_file(args.file) if args.file else {}), **given, "scale": params.scale}
+    return spec, params, explicit
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -44,11 +53,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .core.device import pick_device
     from .runner import execute
 
-    spec, params = _resolve(args)
+    spec, params, explicit = _resolve(args)
     device = pick_device(params.device).type
     dest = Path(args.out) if args.out else repo_root() / "results" / args.name / f"{params.scale}-{device}"
     print(f"running {args.name} at {params.scale} scale on {device} -> {dest}", file=sys.stderr)
-    execute(args.name, dict(params), dest, timeout_s=args.timeout)
+    execute(args.name, explicit, dest, timeout_s=args.timeout)
     print(dest / "metrics.json")
     return 0
 
@@ -58,7 +67,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     from .zoo.pretrained import local_snapshot
 
-    spec, params = _resolve(args)  # data folders are checked by validation
+    spec, params, _ = _resolve(args)  # data folders are checked by validation
     problems = []
     for p in spec.by_name.values():
         if p.weights and params[p.name]:
@@ -150,7 +159,7 @@ def parser() -> argparse.ArgumentParser:
                                    ("doctor", cmd_doctor, "check data, weights and GPUs before a long run")):
         p = sub.add_parser(command, help=help_text)
         p.add_argument("name")
-        p.add_argument("--scale", default="cpu", help="smoke | cpu | full (default: cpu)")
+        p.add_argument("--scale", default=None, help="smoke | cpu | full (default: cpu)")
         p.add_argument("--device", default=None, help="auto | cpu | cuda (default: auto)")
         p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
         p.add_argument("-f", "--file", default=None, help="a YAML file of parameters")

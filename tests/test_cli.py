@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from paperlib import cli, runner
+from paperlib.papers import schema, toc_chapters
 from paperlib.core import Param, Schema
 
 DEMO = Schema("demo", (
@@ -30,6 +31,42 @@ def test_bad_parameters_are_one_line_and_exit_2(demo, capsys, argv, fragment):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert fragment in err and len(err.splitlines()) == 1 and err.startswith("error: ")
+
+
+@pytest.mark.parametrize("name", toc_chapters())
+@pytest.mark.parametrize("argv, fragment", [
+    (["--scale", "smoke", "-p", "scale", "FULL"], "--scale says 'smoke' but -p scale says 'FULL'"),
+    (["-p", "scale", "FULL"], "parameter 'scale': expected one of 'smoke', 'cpu', 'full', got 'FULL'"),
+    (["--scale", "smoke", "-p", "scale", "full"], "--scale says 'smoke' but -p scale says 'full'"),
+    (["--scale", "smoke", "-p", "no_such_knob", "1"], "unknown parameter 'no_such_knob'"),
+    (["--scale", "smoke", "-p", "seed", "-3"], "parameter 'seed': expected an integer >= 0, got -3"),
+])
+def test_every_chapter_refuses_bad_parameters_in_one_line(name, argv, fragment, capsys):
+    assert cli.main(["run", name, *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1 and err.startswith(f"error: {name}: ")
+
+
+@pytest.mark.parametrize("name", toc_chapters())
+def test_every_chapter_refuses_a_bad_combination_before_launching(name, capsys):
+    """Each chapter declares its cross-field checks on its schema; the first one's example is refused."""
+    spec = schema(name)
+    assert spec.checks, f"{name}: the schema declares no cross-field check"
+    bad = getattr(spec.checks[0], "example", None)
+    assert bad, f"{name}: the first check has no `example` (a combination it refuses) to test"
+    argv = [x for key, value in bad.items() for x in ("-p", key, str(value))]
+    assert cli.main(["run", name, "--scale", "smoke", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"error: {name}: ")
+
+
+def test_p_scale_is_the_same_as_the_scale_option(demo):
+    args = cli.parser().parse_args(["run", "demo", "-p", "scale", "full", "-p", "steps", "7"])
+    _, params, explicit = cli._resolve(args)
+    assert params.scale == "full" and params.steps == 7
+    assert explicit == {"scale": "full", "steps": 7}  # what papermill injects: no preset repeated
+    args = cli.parser().parse_args(["run", "demo", "--scale", "full", "-p", "scale", "full"])
+    assert cli._resolve(args)[1].scale == "full"
 
 
 def test_unknown_paper_is_a_clear_error(capsys):

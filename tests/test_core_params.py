@@ -1,6 +1,11 @@
-import pytest
+import math
+from dataclasses import dataclass
+from pathlib import Path
 
-from paperlib.core import Param, ParameterError, Schema
+import pytest
+import torch
+
+from paperlib.core import Check, Param, ParameterError, Schema, recipe
 
 SCHEMA = Schema("demo", (
     Param("steps", int, {"smoke": 2, "cpu": 20, "full": 2000}, "steps", low=1),
@@ -72,3 +77,52 @@ def test_params_are_read_only():
     p = SCHEMA.resolve()
     with pytest.raises(TypeError):
         p["steps"] = 3
+
+
+CHECKED = Schema("demo", SCHEMA.params, checks=(
+    Check(lambda p: f"steps ({p.steps}) x lr ({p.lr}) must stay below 100" if p.steps * p.lr >= 100 else None,
+          example={"steps": 1000, "lr": 0.5}),))
+
+
+def test_cross_field_checks_run_on_resolve():
+    assert CHECKED.resolve(steps=999, lr=0.1).steps == 999
+    with pytest.raises(ParameterError, match=r"^demo: steps \(1000\) x lr \(0.5\) must stay below 100$"):
+        CHECKED.resolve(**CHECKED.checks[0].example)
+
+
+def test_start_reads_the_namespace_and_overrides_and_refuses_strangers(monkeypatch, tmp_path):
+    monkeypatch.setenv("PAPERLIB_RUN_DIR", str(tmp_path))
+    namespace = {"scale": "smoke", "device": "cpu", "seed": 3, "steps": 5, "overrides": {"lr": 0.5},
+                 "Path": Path, "math": math, "In": [], "_": None}
+    p, run, dev = CHECKED.start(namespace)
+    assert (p.scale, p.seed, p.steps, p.lr, dev.type) == ("smoke", 3, 5, 0.5, "cpu")
+    assert run.params is p and torch.get_num_threads() == 1
+    assert dict(p.sources) == {"scale": "set", "seed": "set", "steps": "set", "lr": "set", "device": "set"}
+    with pytest.raises(ParameterError, match="^demo: unknown parameter 'stepz'; known: scale, device"):
+        CHECKED.start({**namespace, "stepz": 3})
+    with pytest.raises(ParameterError, match="unknown parameter 'lrr' in overrides"):
+        CHECKED.start({**namespace, "overrides": {"lrr": 1}})
+    with pytest.raises(ParameterError, match="must stay below 100"):
+        CHECKED.start({**namespace, "steps": 1000, "overrides": {"lr": 0.5}})
+
+
+def test_parameters_table_marks_what_was_set():
+    table = SCHEMA.resolve(scale="smoke", lr=0.5).markdown().splitlines()
+    assert table[0] == "| parameter | value | from |"
+    assert "| lr | **`0.5`** | set |" in table and "| steps | `2` | preset |" in table
+
+
+@dataclass(frozen=True)
+class Train:
+    steps: int
+    lr: float
+    batch_size: int = 8
+
+
+def test_recipe_reads_prefixed_then_plain_names():
+    schema = Schema("demo", (Param("teacher_steps", int, 7), Param("steps", int, 3), Param("lr", float, 0.1)))
+    p = schema.resolve()
+    assert recipe(Train, p) == Train(3, 0.1, 8)
+    assert recipe(Train, p, prefix="teacher_", batch_size=2) == Train(7, 0.1, 2)
+    with pytest.raises(TypeError, match="has no field"):
+        recipe(Train, p, epochs=3)

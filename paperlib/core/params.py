@@ -9,14 +9,21 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import yaml
 
 from .device import DEVICES
 from .paths import repo_root
 
+if TYPE_CHECKING:
+    import torch
+
+    from .record import Run
+
 SCALES = ("smoke", "cpu", "full")
+#: Names IPython puts in a notebook's namespace; never parameters.
+KERNEL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
 
 
 class ParameterError(ValueError):
@@ -105,11 +112,25 @@ class Param:
         return ParameterError(f"{paper}: parameter '{self.name}': expected {self.expected()}, got {value!r}")
 
 
+@dataclass(frozen=True)
+class Check:
+    """A cross-field rule declared on a schema: ``problem(params)`` returns None or the one-line problem
+    (without the paper's name); ``example`` is a combination of ``-p`` values it refuses (the CLI tests
+    run it for every chapter)."""
+
+    problem: Callable[["Params"], str | None]
+    example: Mapping[str, Any]
+
+    def __call__(self, params: "Params") -> str | None:
+        return self.problem(params)
+
+
 class Params(Mapping):
     """The resolved, validated parameters of one run; read them as attributes (``p.steps``)."""
 
-    def __init__(self, values: Mapping[str, Any]):
+    def __init__(self, values: Mapping[str, Any], sources: Mapping[str, str] | None = None):
         self._values = MappingProxyType(dict(values))
+        self.sources = MappingProxyType(dict(sources or {}))  # name -> where its value came from
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -128,6 +149,18 @@ class Params(Mapping):
 
     def __repr__(self) -> str:
         return "Params(" + ", ".join(f"{k}={v!r}" for k, v in self._values.items()) + ")"
+
+    def markdown(self) -> str:
+        """The resolved parameters as a compact table; values set for this run (not the scale's preset) in
+        bold, with where they came from."""
+        from .format import fmt_number
+
+        rows = ["| parameter | value | from |", "|---|---|---|"]
+        for name, value in self._values.items():
+            source = self.sources.get(name, "preset")
+            shown = f"`{fmt_number(value)}`"
+            rows.append(f"| {name} | {shown if source == 'preset' else f'**{shown}**'} | {source} |")
+        return "\n".join(rows)
 
 
 def _common() -> tuple[Param, ...]:
@@ -148,6 +181,8 @@ class Schema:
     description: str = ""
     gpus_full: int = 1  # GPUs the full-scale run is written for (checked by `paperlib doctor`)
     time_full: str = "unknown"  # estimated wall time of the full-scale run, for `paperlib doctor`
+    #: Cross-field checks, run by ``resolve`` (so ``paperlib run`` refuses a bad combination before launching).
+    checks: tuple[Check, ...] = ()
     by_name: Mapping[str, Param] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -180,21 +215,79 @@ class Schema:
         """Validated parameters for one run. ``None`` in ``given`` means "the scale's preset"."""
         self._reject_unknown(given, "")
         scale = self.by_name["scale"].check(scale, self.paper)
-        layers: list[dict[str, Any]] = []
+        layers: list[tuple[str, dict[str, Any]]] = []
         if self.params_file(scale).is_file():
-            layers.append(self.read_file(self.params_file(scale)))
+            layers.append((f"notebooks/params/{self.params_file(scale).name}", self.read_file(self.params_file(scale))))
         if file is not None:
-            layers.append(self.read_file(file))
-        layers.append({"device": device, **{k: v for k, v in given.items() if v is not None}})
+            layers.append((str(file), self.read_file(file)))
+        layers.append(("set", {"device": device, **{k: v for k, v in given.items() if v is not None}}))
         values = {p.name: p.preset_for(scale) for p in self.by_name.values()}
         values["scale"] = scale
-        for layer in layers:
-            self._reject_unknown(layer, " in a parameter file")
+        sources = {"scale": "set"} if scale != "cpu" else {}
+        for source, layer in layers:
+            self._reject_unknown(layer, "" if source == "set" else " in a parameter file")
             if layer.get("scale", scale) != scale:
                 raise ParameterError(f"{self.paper}: parameter 'scale': a file says {layer['scale']!r} "
                                      f"but the run is {scale!r}")
             values.update(layer)
-        return Params({name: self.by_name[name].check(value, self.paper) for name, value in values.items()})
+            sources.update({k: source for k, v in layer.items() if v != self.by_name[k].preset_for(scale)})
+        params = Params({name: self.by_name[name].check(value, self.paper) for name, value in values.items()},
+                        sources)
+        for check in self.checks:
+            problem = check(params)
+            if problem:
+                raise ParameterError(f"{self.paper}: {problem}")
+        return params
+
+    def start(self, namespace: Mapping[str, Any]) -> tuple[Params, "Run", "torch.device"]:
+        """The chapter contract: one call after the parameters cell.
+
+        Resolves the schema's names found in ``namespace`` (the notebook's ``globals()``: its parameters
+        cell and whatever papermill injected) plus its ``overrides`` dict, refuses any other plain value
+        there as an unknown parameter, then sets torch's threads (``$PAPERLIB_THREADS``, default 1 on a
+        CPU), the seeds and the plot style, opens the :class:`~paperlib.core.record.Run` and shows the
+        resolved parameters. Returns ``(params, run, device)``.
+        """
+        import os
+
+        import torch
+
+        from .device import pick_device
+        from .plotting import use_style
+        from .record import Run
+        from .seeding import seed_everything
+
+        given, overrides = self.given_in(namespace)
+        params = self.resolve(**{**given, **overrides})
+        device = pick_device(params.device)
+        if device.type == "cpu":
+            torch.set_num_threads(int(os.environ.get("PAPERLIB_THREADS", "1")))
+        seed_everything(params.seed)
+        use_style()
+        run = Run(self.paper, params)
+        _show_markdown(params.markdown())
+        return params, run, device
+
+    def given_in(self, namespace: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The schema's values in a notebook namespace and its ``overrides``; any other plain value there
+        (a name papermill injected that the schema does not know) is an unknown parameter."""
+        overrides = namespace.get("overrides") or {}
+        if isinstance(overrides, str):  # `papermill -p overrides '{"lr": 0.5}'` passes text
+            try:
+                overrides = yaml.safe_load(overrides) or {}
+            except yaml.YAMLError:
+                pass
+        if not isinstance(overrides, Mapping):
+            raise ParameterError(f"{self.paper}: parameter 'overrides': expected a mapping name: value, "
+                                 f"got {overrides!r}")
+        self._reject_unknown(overrides, " in overrides")
+        given = {}
+        for name, value in namespace.items():
+            if name in self.by_name:
+                given[name] = value
+            elif not (name.startswith("_") or name == "overrides" or name in KERNEL_NAMES) and _plain(value):
+                self._reject_unknown({name: value}, "")
+        return given, dict(overrides)
 
     def coerce_cli(self, name: str, text: str) -> Any:
         """Parse a ``-p name value`` string for the declared type (``3`` -> int, ``1e-3`` -> float);
@@ -220,3 +313,45 @@ class Schema:
             if name not in self.by_name:
                 known = ", ".join(self.by_name)
                 raise ParameterError(f"{self.paper}: unknown parameter '{name}'{where}; known: {known}")
+
+
+def _plain(value: Any) -> bool:
+    """A value a parameters cell or papermill could have assigned (not a module, function or class)."""
+    return value is None or isinstance(value, (bool, int, float, str, list, tuple, dict))
+
+
+def _show_markdown(text: str) -> None:
+    """Display Markdown inside a kernel; print it elsewhere."""
+    import sys
+
+    if "ipykernel" in sys.modules:
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+    else:
+        print(text)
+
+
+def recipe(cls: type, params: Mapping[str, Any], prefix: str = "", **extra: Any):
+    """Build the frozen dataclass ``cls`` from ``params``: field ``f`` reads ``extra[f]``, else
+    ``params[prefix + f]``, else ``params[f]``, else its default (experiment code then depends on the
+    recipe, not on the chapter's knob names)."""
+    import dataclasses
+
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"recipe: expected a dataclass type, got {cls!r}")
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in extra:
+            values[f.name] = extra.pop(f.name)
+        elif prefix + f.name in params:
+            values[f.name] = params[prefix + f.name]
+        elif f.name in params:
+            values[f.name] = params[f.name]
+    if extra:
+        raise TypeError(f"recipe: {cls.__name__} has no field(s) {sorted(extra)}")
+    try:
+        return cls(**values)
+    except TypeError as err:
+        raise TypeError(f"recipe: {cls.__name__} needs a value for a field that neither the parameters "
+                        f"(prefix {prefix!r}) nor the keyword arguments give: {err}") from None

@@ -14,15 +14,18 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
 from . import atomic
 from .device import device_name, pick_device
-from .params import Params
+from .format import fmt_claim_side, fmt_effect
 from .paths import repo_root, run_dir
-from .verdict import Measurement, verdict_over_seeds, verdict_paired, verdict_threshold
+from .verdict import HOLDS, INCONCLUSIVE, Measurement, t_test, verdict_threshold
+
+if TYPE_CHECKING:
+    from .params import Params
 
 TRACKED_PACKAGES = ("torch", "numpy", "diffusers", "open_clip_torch", "timm", "scikit-learn", "paperlib")
 
@@ -127,43 +130,56 @@ class Run:
     def claim(self, name: str, statement: str, paper_says: str, method: float | Sequence[float],
               baseline: float | Sequence[float], *, method_label: str, baseline_label: str,
               higher_is_better: bool = True, threshold: float | None = None,
-              value: float | None = None, unit: str = "", paired: bool = False) -> str:
+              value: float | None = None, unit: str = "", paired: bool = True, margin: float = 0.0,
+              requires: Sequence[str] = ()) -> str:
         """Record a claim and its verdict; glue ``<name>_verdict``.
 
-        Without ``threshold`` the seeds rule compares ``method`` and ``baseline``; ``paired=True`` says
-        that their i-th values come from the same seed, so the rule looks at per-seed differences. With it, the
-        deterministic ``value`` (default: method mean / baseline mean) is compared to ``threshold``.
+        Without ``threshold`` the seeds rule of :mod:`paperlib.core.verdict` compares ``method`` and
+        ``baseline`` (paired: their i-th values come from the same seed; ``paired=False`` for arms that
+        cannot be paired; ``margin`` > 0 makes it a non-inferiority claim). With ``threshold`` the
+        deterministic ``value`` (default: method mean / baseline mean) is compared to it.
+        ``requires`` names earlier claims that must hold for this one to mean anything (the baseline
+        learns, the model is good enough...): if one does not, the verdict is ``inconclusive``.
         """
         m, b = Measurement.of(method), Measurement.of(baseline)
-        if threshold is None and paired:
-            verdict = verdict_paired(m, b, higher_is_better)
-            rule = "two standard errors of the per-seed differences"
-        elif threshold is None:
-            verdict = verdict_over_seeds(m, b, higher_is_better)
-            rule = "two standard errors over seeds"
+        effect = None
+        if threshold is None:
+            test = t_test(m, b, higher_is_better, paired=paired, margin=margin)
+            verdict, rule, effect = test.verdict, test.rule, test.as_dict()
         else:
             value = m.mean / b.mean if value is None else value
             verdict = verdict_threshold(value, threshold, higher_is_better)
             rule = f"{'>' if higher_is_better else '<'} {threshold:g}"
+        void_because = self._unmet(requires)
+        if void_because:
+            verdict = INCONCLUSIVE
         self.claims.append({
             "name": name, "statement": statement, "paper": paper_says,
             "method": {"label": method_label, **m.as_dict()},
             "baseline": {"label": baseline_label, **b.as_dict()},
-            "higher_is_better": higher_is_better, "rule": rule,
+            "higher_is_better": higher_is_better, "rule": rule, "effect": effect, "margin": margin or None,
             "value": value, "threshold": threshold, "unit": unit, "verdict": verdict,
+            "requires": list(requires), "void_because": void_because,
         })
         _glue(f"{name}_verdict", verdict)
         return verdict
+
+    def _unmet(self, requires: Sequence[str]) -> str | None:
+        """Why a claim is void: the first prerequisite that did not hold (None when all did)."""
+        verdicts = {c["name"]: c for c in self.claims}
+        for name in requires:
+            if name not in verdicts:
+                raise ValueError(f"requires: claim {name!r} must be recorded before the claims that need it; "
+                                 f"recorded so far: {', '.join(verdicts) or 'none'}")
+            if verdicts[name]["verdict"] != HOLDS:
+                return f"prerequisite not met: {verdicts[name]['statement']} ({verdicts[name]['verdict']})"
+        return None
 
     def claims_table(self):
         """The claim check as a Markdown table (for ``display``)."""
         from IPython.display import Markdown
 
-        rows = ["| claim | the paper | method | baseline | rule | verdict |", "|---|---|---|---|---|---|"]
-        for c in self.claims:
-            rows.append(f"| {c['statement']} | {c['paper']} | {_fmt(c['method'], c['unit'])} | "
-                        f"{_fmt(c['baseline'], c['unit'])} | {c['rule']} | **{c['verdict']}** |")
-        return Markdown("\n".join(rows))
+        return Markdown(claims_markdown(self.claims))
 
     def record(self) -> dict[str, Any]:
         return {
@@ -232,8 +248,8 @@ def provenance_markdown(record: dict[str, Any], kept: list[dict[str, Any]]) -> s
             cells = []
             for k in kept:
                 match = next((c for c in k["claims"] if c["name"] == claim["name"]), None)
-                cells.append(f"{_fmt(match['method'], match['unit'])}, **{match['verdict']}**" if match else "—")
-            lines.append(f"| {claim['statement']} | {_fmt(claim['method'], claim['unit'])} | "
+                cells.append(f"{fmt_claim_side(match['method'], match['unit'])}, **{match['verdict']}**" if match else "—")
+            lines.append(f"| {claim['statement']} | {fmt_claim_side(claim['method'], claim['unit'])} | "
                          f"**{claim['verdict']}** | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -245,8 +261,15 @@ def _load_note(prov: dict[str, Any]) -> str:
     return f" ({prov['cpu_time_s']:.0f} s of CPU time; machine load up to {max(load):.1f} on {prov['cpu_count']} cores)"
 
 
-def _fmt(m: dict, unit: str) -> str:
-    text = f"{m['label']}: {m['mean']:.4g}"
-    if m["std"] is not None:
-        text += f" ± {m['std']:.2g} (n={m['n']})"
-    return text + (f" {unit}" if unit else "")
+def claims_markdown(claims: list[dict[str, Any]]) -> str:
+    """A claim-check table: statement, the paper's words, both arms, the effect with its interval, the rule
+    in words and the verdict (with the reason when a prerequisite failed)."""
+    rows = ["| claim | the paper | method | baseline | effect (95% CI) | rule | verdict |",
+            "|---|---|---|---|---|---|---|"]
+    for c in claims:
+        verdict = f"**{c['verdict']}**"
+        if c.get("void_because"):
+            verdict += f" ({c['void_because']})"
+        rows.append(f"| {c['statement']} | {c['paper']} | {fmt_claim_side(c['method'], c['unit'])} | "
+                    f"{fmt_claim_side(c['baseline'], c['unit'])} | {fmt_effect(c)} | {c['rule']} | {verdict} |")
+    return "\n".join(rows)

@@ -13,3 +13,11 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def seed_list(seed: int, n: int) -> list[int]:
+    """The seeds of a run's ``n`` repeats: ``seed, seed + 1, ..., seed + n - 1`` (arm *i* of every method
+    uses seed ``i``, so the claims can pair them)."""
+    if n < 1:
+        raise ValueError(f"seeds: expected at least 1, got {n}")
+    return [seed + i for i in range(n)]

@@ -1,12 +1,20 @@
 """The one verdict rule every claim check uses.
 
-Over seeds: the claim *holds* when the method beats the baseline in the claimed direction by more than
-two standard errors of the difference of means, *fails* when it loses by more than that, and is
-*inconclusive* otherwise (including when either side has fewer than two seeds). When both arms ran on
-the same seeds (same data split and initialisation for seed *i*), the paired form applies the same two
-standard errors to the per-seed differences instead: seed-to-seed spread shared by both arms then no
-longer hides a method that wins on every seed. For deterministic quantities (bytes, FLOPs, a ratio of
-counts) a stated threshold decides instead.
+**Over seeds:** a one-sided Student-t test at 95 % on the gain in the claimed direction. Paired (the
+default) when both arms ran on the same seeds (seed *i* gives both the same split and initialisation): the
+test looks at the per-seed gains ``d_i = ±(method_i - baseline_i)``, ``t = mean(d) / (sd(d) / sqrt(n))``
+with ``n - 1`` degrees of freedom. Unpaired arms use Welch's test. The claim
+
+- *holds* when ``t > t_{0.95, df}`` (the gain is positive at 95 % confidence),
+- *fails* when ``t < -t_{0.95, df}`` (the method is worse at 95 % confidence),
+- is *inconclusive* otherwise, and always with fewer than two values a side.
+
+A non-inferiority claim ("at least as good, within ``margin``") tests ``gain + margin`` instead: it holds
+when the method is significantly no worse than the baseline minus the margin.
+
+The effect is reported as the mean gain with its two-sided 95 % interval (``t_{0.975, df}``).
+
+**Deterministic quantities** (bytes, FLOPs, a ratio of counts): a stated threshold decides.
 """
 from __future__ import annotations
 
@@ -14,7 +22,10 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from scipy import stats
+
 HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
+CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -58,31 +69,68 @@ class Measurement:
                 "values": list(self.values)}
 
 
-def verdict_over_seeds(method: Measurement, baseline: Measurement, higher_is_better: bool = True) -> str:
-    """Two-standard-error rule on the difference of means (see module docstring)."""
-    if method.n < 2 or baseline.n < 2:
-        return INCONCLUSIVE
-    gain = (method.mean - baseline.mean) * (1 if higher_is_better else -1)
-    se = math.sqrt(method.sem ** 2 + baseline.sem ** 2)
-    if gain > 2 * se:
-        return HOLDS
-    if gain < -2 * se:
-        return FAILS
-    return INCONCLUSIVE
+@dataclass(frozen=True)
+class Test:
+    """The outcome of the seeds rule: the verdict, the gain in the claimed direction and its 95 % interval."""
+
+    verdict: str
+    gain: float
+    ci95: tuple[float, float] | None  # None when the spread cannot be estimated (n < 2)
+    t: float | None
+    df: float | None
+    rule: str
+
+    def as_dict(self) -> dict:
+        return {"mean": self.gain, "ci95": list(self.ci95) if self.ci95 else None, "t": self.t, "df": self.df}
 
 
-def verdict_paired(method: Measurement, baseline: Measurement, higher_is_better: bool = True) -> str:
-    """Two-standard-error rule on the per-seed differences; ``method.values[i]`` pairs with ``baseline.values[i]``."""
-    if method.n != baseline.n:
-        raise ValueError(f"baseline: a paired verdict needs one value per seed on each side, "
-                         f"got {method.n} for the method and {baseline.n} for the baseline")
-    if method.n < 2:
-        return INCONCLUSIVE
-    sign = 1 if higher_is_better else -1
-    gains = Measurement.of([sign * (m - b) for m, b in zip(method.values, baseline.values)])
-    if gains.mean > 2 * gains.sem:
+def t_test(method: Measurement, baseline: Measurement, higher_is_better: bool = True, *,
+           paired: bool = True, margin: float = 0.0) -> Test:
+    """The seeds rule (module docstring). ``paired``: ``method.values[i]`` pairs with ``baseline.values[i]``."""
+    if margin < 0:
+        raise ValueError(f"margin: expected a non-negative number (in the metric's units), got {margin}")
+    sign = 1.0 if higher_is_better else -1.0
+    if paired:
+        if method.n != baseline.n:
+            raise ValueError(f"baseline: a paired verdict needs one value per seed on each side, "
+                             f"got {method.n} for the method and {baseline.n} for the baseline")
+        gains = Measurement.of([sign * (m - b) for m, b in zip(method.values, baseline.values)])
+        gain, n = gains.mean, gains.n
+        se = gains.sem if n >= 2 else math.nan
+        df = float(n - 1)
+        rule = f"paired t, {CONFIDENCE:.0%}, n={n}"
+    else:
+        gain = sign * (method.mean - baseline.mean)
+        n = min(method.n, baseline.n)
+        se, df = _welch(method, baseline) if n >= 2 else (math.nan, math.nan)
+        rule = f"Welch t, {CONFIDENCE:.0%}, n={method.n}/{baseline.n}"
+    if margin:
+        rule += f", margin {margin:g}"
+    if n < 2 or not math.isfinite(se):
+        return Test(INCONCLUSIVE, gain, None, None, None, rule)
+    if se == 0:  # identical gains on every seed: the sign decides
+        t = math.copysign(math.inf, gain + margin) if gain + margin else 0.0
+        return Test(_decide(t, math.inf), gain, (gain, gain), t, df, rule)
+    t = (gain + margin) / se
+    half = float(stats.t.ppf(0.975, df)) * se
+    return Test(_decide(t, df), gain, (gain - half, gain + half), t, df, rule)
+
+
+def _welch(a: Measurement, b: Measurement) -> tuple[float, float]:
+    """Welch's standard error of the difference of means and its Welch-Satterthwaite degrees of freedom."""
+    va, vb = a.sem ** 2, b.sem ** 2
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return 0.0, float(a.n + b.n - 2)
+    df = (va + vb) ** 2 / (va ** 2 / (a.n - 1) + vb ** 2 / (b.n - 1))
+    return se, df
+
+
+def _decide(t: float, df: float) -> str:
+    critical = stats.t.ppf(CONFIDENCE, df) if math.isfinite(df) else stats.norm.ppf(CONFIDENCE)
+    if t > critical:
         return HOLDS
-    if gains.mean < -2 * gains.sem:
+    if t < -critical:
         return FAILS
     return INCONCLUSIVE
 
