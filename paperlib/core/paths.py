@@ -25,3 +25,8 @@ def run_dir(paper: str, scale: str, device_type: str) -> Path:
     if explicit:
         return Path(explicit)
     return repo_root() / "_build" / "runs" / paper / f"{scale}-{device_type}"
+
+
+def book_runs_dir(scale: str) -> Path:
+    """Where the book keeps its own executions of every chapter at ``scale`` (``_build/book-runs/<scale>``)."""
+    return repo_root() / "_build" / "book-runs" / scale
