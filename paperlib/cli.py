@@ -12,7 +12,7 @@ from typing import Any
 
 from .core.params import SCALES, ParameterError, Params, Schema
 from .core.paths import repo_root
-from .gpu_check import DEFAULT_BUDGET_S
+from .gpu.check import DEFAULT_BUDGET_S
 
 
 def _resolve(args: argparse.Namespace) -> tuple[Schema, Params, dict[str, Any]]:
@@ -113,7 +113,7 @@ def cmd_warm(args: argparse.Namespace) -> int:
 
 
 def cmd_gpu_check(args: argparse.Namespace) -> int:
-    from .gpu_check import gpu_check
+    from .gpu.check import gpu_check
 
     out = Path(args.out) if args.out else repo_root() / "results" / "gpu-check"
     notebooks = [] if args.no_notebooks else args.only
@@ -122,7 +122,7 @@ def cmd_gpu_check(args: argparse.Namespace) -> int:
 
 
 def cmd_gpu_wheels(args: argparse.Namespace) -> int:
-    from .gpu_wheels import carried, download
+    from .gpu.wheels import carried, download
 
     if args.list:
         for name, version in carried(args.python).items():

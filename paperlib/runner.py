@@ -1,6 +1,7 @@
-"""Executing a chapter with papermill: staged, and promoted only when it succeeded.
+"""Child processes: a chapter executed with papermill (staged, promoted only when it succeeded), and a script
+run in a process group of its own (a benchmark, ``paperlib run`` from the GPU check) with a time limit.
 
-A run executes in a staging folder beside its destination; only a successful run replaces
+A chapter's run executes in a staging folder beside its destination; only a successful run replaces
 ``<dest>/run.ipynb`` and ``<dest>/metrics.json`` (by rename), so a failed or killed run never
 overwrites a good one. The failed notebook stays in the staging folder for inspection.
 """
@@ -9,9 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from .core.paths import repo_root
 from .papers import notebook
 
 
@@ -59,3 +65,35 @@ def _promote(staging: Path, dest: Path) -> None:
         os.replace(dest, old)
     os.replace(staging, dest)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def child_env() -> dict[str, str]:
+    """The environment for child processes: paperlib importable from the tree (a kernel's cwd is notebooks/),
+    no hub downloads, unbuffered output."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo_root()), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def run_script(command: list[str], timeout_s: float) -> dict[str, Any]:
+    """Run ``command`` from the repository root: its status (``ok``, ``exit N: <last line>``, ``timed out``,
+    ``skipped``), seconds and the tail of its output.
+
+    It runs in a process group of its own, so that at the deadline its children (a chapter's kernel,
+    a benchmark's ranks) end with it.
+    """
+    if timeout_s <= 0:
+        return {"status": "skipped: the time budget was spent", "seconds": 0.0, "output": ""}
+    start = time.perf_counter()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=repo_root(),
+                          env=child_env(), start_new_session=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            stdout, stderr = proc.communicate()
+            return {"status": f"timed out after {timeout_s:.0f} s", "seconds": time.perf_counter() - start,
+                    "output": (stdout + stderr)[-3000:]}
+    status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}: " + (
+        stderr.strip().splitlines() or ["no message"])[-1][:300]
+    return {"status": status, "seconds": time.perf_counter() - start, "output": stdout[-3000:] + stderr[-2000:]}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from paperlib.gpu_wheels import LENT_IMAGE
+from paperlib.gpu.wheels import LENT_IMAGE
 
 
 def _link_image(site: Path, image: Path) -> None:

@@ -1,13 +1,13 @@
 """A chapter's book execution is reused until the notebook or a paperlib module it loaded changes."""
 import json
 
-from paperlib import book
+from paperlib.book import executions as book
 
 
 def _fake_book(monkeypatch, tmp_path):
     source = tmp_path / "chapter.py"
     source.write_text("# %%\nx = 1\n")
-    monkeypatch.setattr(book, "runs_dir", lambda scale: tmp_path / "runs" / scale)
+    monkeypatch.setattr(book, "book_runs_dir", lambda scale: tmp_path / "runs" / scale)
     monkeypatch.setattr(book, "notebook", lambda name: source)
     executions = []
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from paperlib import cli
-from paperlib.gpu_check import Deadline, _run
+from paperlib.gpu.check import Deadline
+from paperlib.runner import run_script
 
 
 def test_gpu_check_dry_run_starts_and_reports(tmp_path, capsys):
@@ -30,12 +31,12 @@ def test_a_step_past_the_deadline_is_stopped_with_its_children_and_reported(tmp_
     script = (f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; "
               f"time.sleep(60)']); open({str(child)!r}, 'w').write(str(p.pid)); time.sleep(60)")
     start = time.monotonic()
-    result = _run([sys.executable, "-c", script], timeout_s=3)
+    result = run_script([sys.executable, "-c", script], timeout_s=3)
     assert result["status"].startswith("timed out after 3 s") and time.monotonic() - start < 20
     time.sleep(0.5)  # the grandchild went with it (gone, or a zombie where nobody reaps orphans)
     stat = Path(f"/proc/{int(child.read_text())}/stat")
     assert not stat.exists() or stat.read_text().split(") ")[1].startswith("Z")
-    assert _run([sys.executable, "-c", "pass"], Deadline(0).left())["status"].startswith("skipped")
+    assert run_script([sys.executable, "-c", "pass"], Deadline(0).left())["status"].startswith("skipped")
 
 
 def test_a_phase_gets_its_share_of_the_budget_and_never_more_than_is_left():
@@ -57,7 +58,7 @@ def test_gpu_check_without_gpu_is_a_clear_error(tmp_path, capsys):
 
 
 def test_the_carried_wheels_are_what_the_lent_image_lacks():
-    from paperlib.gpu_wheels import LENT_IMAGE, carried
+    from paperlib.gpu.wheels import LENT_IMAGE, carried
 
     wheels = carried()
     # the issue names these as missing there; the kernel stack papermill needs comes with them
@@ -74,7 +75,7 @@ def test_gpu_check_runs_on_an_image_like_the_lent_machine_from_carried_wheels(tm
     import subprocess
 
     from paperlib.core.paths import repo_root
-    from paperlib.gpu_wheels import download
+    from paperlib.gpu.wheels import download
     from tests import lent_image
 
     wheels = download(tmp_path / "whl", python=f"{sys.version_info.major}.{sys.version_info.minor}")

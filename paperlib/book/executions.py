@@ -1,4 +1,4 @@
-"""Building the book: execute each chapter at one scale, hand the executions to jupyter-cache, run Sphinx.
+"""The book's executions: each chapter executed at one scale, reused while unchanged, handed to jupyter-cache.
 
 Why not let myst-nb execute: jupyter-cache keys a notebook on its code cells only, so it would neither
 see a change inside paperlib nor a new full-scale run under ``results/``, and it cannot pass a scale.
@@ -10,25 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from .core.paths import repo_root
-from .papers import notebook, toc_chapters
-from .runner import execute
-
-
-def runs_dir(scale: str) -> Path:
-    return repo_root() / "_build" / "book-runs" / scale
+from ..core.paths import book_runs_dir, repo_root
+from ..papers import notebook
+from ..runner import execute
 
 
 def dependencies(name: str, scale: str) -> list[Path]:
     """The files chapter ``name``'s last execution depended on: the paperlib modules it loaded (recorded
     in its metrics.json), or every paperlib source when there is no previous execution."""
     root = repo_root()
-    previous = runs_dir(scale) / name / "metrics.json"
+    previous = book_runs_dir(scale) / name / "metrics.json"
     if previous.is_file():
         modules = json.loads(previous.read_text())["provenance"].get("paperlib_modules")
         if modules:
@@ -68,7 +61,7 @@ def snapshot(name: str) -> dict[Path, bytes]:
 
 def execute_chapter(name: str, scale: str, force: bool = False) -> Path:
     """Execute chapter ``name`` at ``scale`` unless an up-to-date execution exists; return its folder."""
-    dest = runs_dir(scale) / name
+    dest = book_runs_dir(scale) / name
     stamp = dest / "fingerprint"
     key = fingerprint(name, scale)
     if not force and stamp.is_file() and stamp.read_text() == key and (dest / "run.ipynb").is_file():
@@ -103,26 +96,3 @@ def cache_execution(name: str, executed: Path) -> None:
             nb.metadata[key] = executed_nb.metadata[key]
     cache = get_cache(str(repo_root() / "_build" / ".jupyter_cache"))
     cache.cache_notebook_bundle(CacheBundleIn(nb, uri=str(notebook(name))), check_validity=False, overwrite=True)
-
-
-def build(scale: str = "cpu", force: bool = False, warnings_as_errors: bool = True) -> Path:
-    """Execute every chapter of ``_toc.yml`` at ``scale``, write the dashboard, build ``_build/html``."""
-    from .dashboard import write_dashboard
-    from .teaching import write_teaching
-    from .vendor import ensure_assets
-
-    root = repo_root()
-    for name in toc_chapters():
-        print(f"[book] {name} at {scale} scale", flush=True)
-        cache_execution(name, execute_chapter(name, scale, force) / "run.ipynb")
-    write_dashboard(scale)
-    write_teaching()
-    ensure_assets()
-    args = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--all"]
-    if warnings_as_errors:
-        args += ["-W", "--keep-going"]
-    html = root / "_build" / "html"
-    shutil.rmtree(html, ignore_errors=True)  # a stale page must not survive a failed build
-    subprocess.run(args, check=True, cwd=root)
-    (root / "_build" / "book-scale.json").write_text(json.dumps({"scale": scale}))
-    return html

@@ -11,8 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +19,9 @@ from typing import Any, Callable
 
 import torch
 
-from .core.atomic import write_json, write_text
-from .core.paths import repo_root
+from ..core.atomic import write_json, write_text
+from ..core.paths import book_runs_dir, repo_root
+from ..runner import run_script
 
 SD15_UNET = dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
                  block_out_channels=(320, 640, 1280, 1280),
@@ -81,7 +80,7 @@ def time_linfusion_unet(device: torch.device, dry: bool) -> dict[str, Any]:
     """The SD-1.5 UNet (random weights) with softmax (SDPA) vs LinFusion self-attention, at 512 and 1024 px."""
     from diffusers import UNet2DConditionModel
 
-    from .linfusion import LinFusion
+    from ..linfusion import LinFusion
 
     with torch.device(device):  # built on the GPU: no minute of CPU initialisation for 860M parameters
         unet = UNet2DConditionModel(**(TOY_UNET if dry else SD15_UNET)).to(dtype=_dtype(device)).eval()
@@ -156,42 +155,15 @@ def time_architectures(device: torch.device, dry: bool, deadline: Deadline) -> d
     return report
 
 
-def _child_env() -> dict[str, str]:
-    """The environment for child processes: paperlib importable from the tree (a kernel's cwd is notebooks/)."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo_root()), env.get("PYTHONPATH")) if p)
-    return env
+def run_benchmarks(device: str, dry: bool, out: Path, deadline: Deadline) -> dict[str, Any]:
+    """Each benchmark at ``cpu`` size on ``device``, one after another, recorded under ``out`` (where the
+    Performance page finds a kept check's records); a dry run only asks each for its ``--help``."""
+    from ..book.performance import benchmark_command, benchmarks
 
-
-def _run(command: list[str], timeout_s: float) -> dict[str, Any]:
-    """Run ``command`` from the repository root; its status, seconds and the tail of its output.
-
-    It runs in a process group of its own, so that at the deadline its children (a chapter's kernel,
-    a benchmark's ranks) end with it and leave the GPU to the rest of the check.
-    """
-    if timeout_s <= 0:
-        return {"status": "skipped: the check's time budget was spent", "seconds": 0.0, "output": ""}
-    start = time.perf_counter()
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=repo_root(),
-                          env=_child_env(), start_new_session=True) as proc:
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            stdout, stderr = proc.communicate()
-            return {"status": f"timed out after {timeout_s:.0f} s (the check's budget)",
-                    "seconds": time.perf_counter() - start, "output": (stdout + stderr)[-3000:]}
-    status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}: " + (
-        stderr.strip().splitlines() or ["no message"])[-1][:300]
-    return {"status": status, "seconds": time.perf_counter() - start, "output": stdout[-3000:] + stderr[-2000:]}
-
-
-def run_benchmarks(device: str, dry: bool, deadline: Deadline) -> dict[str, Any]:
-    """Each ``benchmarks/<name>.py`` on ``device`` (``--help`` only in a dry run), one after another."""
     report = {}
-    for script in sorted((repo_root() / "benchmarks").glob("*.py")):
-        args = ["--help"] if dry else ["--device", device]
-        report[script.stem] = _run([sys.executable, str(script), *args], deadline.left())
+    for name in benchmarks():
+        command = benchmark_command(name, "cpu", device, out)
+        report[name] = run_script(command[:2] + ["--help"] if dry else command, deadline.left())
     return report
 
 
@@ -203,9 +175,7 @@ def _verdicts(metrics: Path) -> dict[str, str]:
 
 def _cpu_book_seconds(name: str) -> float | None:
     """The chapter's wall time in this book's own ``cpu``-scale execution, where one is at hand."""
-    from .book import runs_dir
-
-    metrics = runs_dir("cpu") / name / "metrics.json"
+    metrics = book_runs_dir("cpu") / name / "metrics.json"
     return json.loads(metrics.read_text())["provenance"]["wall_time_s"] if metrics.is_file() else None
 
 
@@ -214,7 +184,7 @@ def run_notebooks(names: list[str], scale: str, device: str, out: Path, deadline
     """The chapters at ``scale`` on ``device``, ``jobs`` at a time (one GPU can hold them all), each
     through ``paperlib run`` so that its run is staged and kept exactly as a user's would be."""
     def one(name: str) -> dict[str, Any]:
-        result = _run([sys.executable, "-m", "paperlib.cli", "run", name, "--scale", scale, "--device", device,
+        result = run_script([sys.executable, "-m", "paperlib.cli", "run", name, "--scale", scale, "--device", device,
                        "--out", str(out / name)], deadline.left())
         cpu_seconds = _cpu_book_seconds(name) if scale == "cpu" else None
         ok = result["status"] == "ok"
@@ -232,7 +202,7 @@ def gpu_check(out: Path, dry_run: bool = False, notebooks: list[str] | None = No
 
     ``notebooks``: the chapters to execute (default: every chapter of the book; ``[]``: none).
     """
-    from .papers import toc_chapters
+    from ..papers import toc_chapters
 
     device = torch.device("cpu" if dry_run else "cuda")
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -251,7 +221,7 @@ def gpu_check(out: Path, dry_run: bool = False, notebooks: list[str] | None = No
     }
     # timings first, each phase alone on the GPU and within its share, so that the chapters keep the rest
     report["architectures"] = time_architectures(device, dry_run, deadline.share(0.2))
-    report["benchmarks"] = run_benchmarks(device.type, dry_run, deadline.share(0.3))
+    report["benchmarks"] = run_benchmarks(device.type, dry_run, out / "bench", deadline.share(0.3))
     scale = "smoke" if dry_run else "cpu"
     report["notebooks"] = run_notebooks(names, scale, device.type, out / "notebooks", deadline,
                                         jobs or min(len(names), os.cpu_count() or 1)) if names else {}

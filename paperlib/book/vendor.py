@@ -9,7 +9,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from .core.paths import repo_root
+from ..core.paths import repo_root
 
 #: package spec -> {file, folder or glob inside the package: destination under _static/vendor/}
 ASSETS = {

@@ -1,30 +1,43 @@
-"""The miniature benchmarks chapter: the data kit's domains and the zoo's models, measured.
-
-Narrated in notebooks/miniatures.py.
+"""The measurements of the miniatures chapter: accuracy per domain, how much of the digit each domain keeps,
+chance as a bar, and the DDPM's samples judged by the classifier. Narrated in notebooks/miniatures.py.
 """
 from __future__ import annotations
 
 import torch
+from scipy import stats
 from torch import nn
 
-from .core.params import Param, Schema
-from .core.train import accuracy
-from .data.domains import Domain
-from .zoo.ddpm import NULL_CLASS, ClassConditionalUNet, sample
-
-SCHEMA = Schema("miniatures", (
-    Param("samples_per_class", int, {"smoke": 2, "cpu": 10, "full": 50},
-          "DDPM samples drawn per digit for the quality check", low=1, high=1000),
-    Param("sampler_steps", int, {"smoke": 5, "cpu": 25, "full": 50}, "DDIM steps", low=1, high=1000),
-    Param("guidance", float, 2.0, "classifier-free guidance scale (1 = none)", low=1.0, high=20.0),
-), description="the data kit and the model zoo every chapter stands on", gpus_full=0, time_full="a few minutes")
-
-__all__ = ["SCHEMA", "domain_accuracies", "ddpm_quality", "guidance_sweep"]
+from ..core.train import accuracy
+from ..core.verdict import CONFIDENCE
+from ..data.domains import Domain
+from ..zoo.ddpm import NULL_CLASS, ClassConditionalUNet, sample
 
 
 def domain_accuracies(model: nn.Module, benchmark: dict[str, Domain]) -> dict[str, float]:
     """Top-1 accuracy of ``model`` on every domain of the benchmark."""
     return {name: accuracy(model, d.x, d.y) for name, d in benchmark.items()}
+
+
+def chance_bar(n: int, classes: int = 10, confidence: float = CONFIDENCE) -> float:
+    """The accuracy that guessing uniformly among ``classes`` exceeds on ``n`` images with probability at most
+    ``1 - confidence``: a model above it is above chance at that confidence (a one-sided binomial test)."""
+    return float(stats.binom.ppf(confidence, n, 1 / classes)) / n
+
+
+def probe_accuracies(benchmark: dict[str, Domain], folds: int = 5, seed: int = 0) -> dict[str, float]:
+    """How much of the digit each domain keeps: a linear probe (ridge classifier) on the raw pixels, fitted
+    on ``folds - 1`` folds of the domain's own images and tested on the last (mean over the folds).
+
+    A reference, not a competitor: unlike the source classifier it is fitted on target images. A domain on
+    which it stays at chance would carry no digit at all.
+    """
+    from sklearn.linear_model import RidgeClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    split = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    return {name: float(cross_val_score(RidgeClassifier(alpha=10.0), d.x.flatten(1).numpy(), d.y.numpy(),
+                                        cv=split).mean())
+            for name, d in benchmark.items()}
 
 
 def ddpm_quality(ddpm: ClassConditionalUNet, judge: nn.Module, per_class: int, steps: int, guidance: float,

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import yaml
 
-from .core.atomic import write_text
-from .core.paths import repo_root
-from .papers import schema, toc_chapters
+from ..core.atomic import write_text
+from ..core.paths import book_runs_dir, repo_root
+from ..papers import schema, toc_chapters
+
+runs_dir = book_runs_dir  # where the book's executions are (a seam for the tests)
 
 INTRO = """# Teaching with this book
 
@@ -30,7 +32,7 @@ Smoke scale (`scale = "smoke"`) runs in seconds and is handy to check that a set
 
 
 def _cpu_run_time(name: str) -> str:
-    path = repo_root() / "_build" / "book-runs" / "cpu" / name / "metrics.json"
+    path = runs_dir("cpu") / name / "metrics.json"
     if not path.is_file():
         return "not measured yet (this book has not been built at `cpu` scale here)"
     prov = json.loads(path.read_text())["provenance"]
