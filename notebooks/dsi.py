@@ -36,7 +36,7 @@
 #   DDPM from the zoo, always given its *null* class, instead of Stable Diffusion v1.4 fine-tuned with
 #   empty prompts in latent space; a small CNN trained by ERM or mixup instead of DomainBed ResNet-50s;
 #   a coarse DDIM grid and one noise draw at `cpu` scale.
-# - **At full scale (same code, `data_root` and `sd_model` set):** domain folders in leave-one-domain-out
+# - **At full scale (same code, `data_dir` and `diffusion_weights` set):** domain folders in leave-one-domain-out
 #   splits, Stable Diffusion's UNet fine-tuned here on the source-train images with the empty prompt
 #   (official recipe: lr $10^{-4}$, batch 48, frozen VAE and text encoder; far fewer steps than the
 #   paper's 200 epochs), inversion in its latent space from the VAE's posterior mean, and timm
@@ -51,30 +51,11 @@
 # %% tags=["parameters"]
 scale = "cpu"
 device = "auto"
-seed = None
-steps = None
-ddim_stride = None
-draws = None
-n_per_domain = None
-n_val = None
-seeds = None
-clf_steps = None
-clf_width = None
-tolerance = None
-quantile = None
-tv_weight = None
-clf_lr = None
-clf_batch = None
-batch_size = None
-data_root = None
-target_domain = None
-source_domains = None
-image_size = None
-backbone = None
-backbone_weights = None
-sd_model = None
-diffusion_size = None
-finetune_steps = None
+seed = 0
+seeds = None  # classifier seeds per method (None: the scale's preset)
+noise_steps = None  # the DSI curve's noise steps T, 0 among them
+n_test = None  # images per evaluation domain
+overrides = {}  # any other parameter of paperlib.dsi.SCHEMA, e.g. {"draws": 4}
 
 # %%
 import matplotlib.pyplot as plt
@@ -82,26 +63,13 @@ import numpy as np
 import torch
 from IPython.display import display
 
-from paperlib.core import Run, image_grid, pick_device, progress, use_style
-from paperlib.dsi import (METHODS, SCHEMA, check_setup, check_steps, curve_figure, evaluate, inversion_logits,
-                          mean_over, prepare, select_on_source, summary_table, train_classifier, tv_denoise)
+from paperlib.core import image_grid, progress, recipe, seed_list
+from paperlib.dsi import (SCHEMA, ClassifierRecipe, FolderSetup, SelectionRecipe, check_steps, curve_figure, evaluate,
+                          inversion_logits, mean_over, prepare, select_on_source, summary_table, train_classifiers,
+                          tv_denoise)
 
-torch.set_num_threads(1)  # one thread: two spin-waiting threads stall badly on a busy 2-core machine (10x, measured)
-use_style()
-
-# %%
-p = SCHEMA.resolve(scale=scale, device=device, seed=seed, steps=steps, ddim_stride=ddim_stride, draws=draws,
-                   n_per_domain=n_per_domain, n_val=n_val, seeds=seeds, clf_steps=clf_steps,
-                   clf_width=clf_width, tolerance=tolerance, quantile=quantile, tv_weight=tv_weight, clf_lr=clf_lr,
-                   clf_batch=clf_batch, batch_size=batch_size, data_root=data_root, target_domain=target_domain,
-                   source_domains=source_domains, image_size=image_size, backbone=backbone,
-                   backbone_weights=backbone_weights, sd_model=sd_model, diffusion_size=diffusion_size,
-                   finetune_steps=finetune_steps)
-pipeline = check_setup(p)  # "digits" (the miniature) or "folders" (domain folders + Stable Diffusion)
-dev = pick_device(p.device)
-run = Run("dsi", p)
-curve_steps = check_steps(p.steps, 1000)
-p
+p, run, dev = SCHEMA.start(globals())
+curve_steps = check_steps(p.noise_steps, 1000)
 
 # %% [markdown]
 # ## The idea
@@ -141,12 +109,13 @@ p
 # The diffusion model is the zoo's tiny DDPM, trained on the source train split. It is class-conditional,
 # but the label of a test input is unknown, so DSI always passes the **null class** (the same as the
 # paper's empty prompt). Before using it, `prepare` *checks* that its training set shares no image with any
-# evaluation domain. With `data_root` set, `prepare` instead loads the domain folders and Stable Diffusion,
+# evaluation domain. With `data_dir` set, `prepare` instead loads the domain folders and Stable Diffusion,
 # fine-tunes its UNet on the source-train images, and checks the recorded training files against every
 # target image (see "At full scale"); everything after this cell is the same code for both.
 
 # %%
-setup = prepare(p, dev)
+folders = recipe(FolderSetup, p) if p.data_dir is not None else None  # None: the Digits miniature
+setup = prepare(p.scale, p.n_test, p.ddim_stride, p.seed, dev, folders)
 bench, inverter = setup.bench, setup.inverter
 run.glue("diffusion_final_loss", setup.facts["final_loss"])
 
@@ -170,10 +139,8 @@ plt.show()
 # `seeds` seeds. The spread over these seeds is the spread in the claim check.
 
 # %%
-classifiers = {m: [train_classifier(m, p.seed + s, p.clf_steps, p.clf_width, p.clf_batch, p.clf_lr, dev,
-                                   source=bench.source, backbone=p.backbone, weights=p.backbone_weights,
-                                   num_classes=bench.num_classes) for s in range(p.seeds)]
-               for m in METHODS}
+classifiers = train_classifiers(recipe(ClassifierRecipe, p, prefix="classifier_"), bench.source,
+                                seed_list(p.seed, p.seeds), bench.num_classes, dev)
 
 # %% [markdown]
 # **Choosing $T^\*$ and $\tau$ without target data.** `select_on_source` reads only the source validation
@@ -185,8 +152,8 @@ classifiers = {m: [train_classifier(m, p.seed + s, p.clf_steps, p.clf_width, p.c
 # source inputs counts as shifted. A $\tau\le 1/C$ would be rejected.
 
 # %%
-selection, val = select_on_source(classifiers, inverter, curve_steps, p.tolerance, p.quantile, p.n_val,
-                                  p.draws, p.seed, dev, bench.num_classes, bench.source, p.batch_size)
+selection, val = select_on_source(classifiers, inverter, curve_steps, recipe(SelectionRecipe, p), bench.source,
+                                  p.seed, dev, bench.num_classes, p.inversion_batch_size)
 run.glue("dsi_step", selection.step)
 run.glue("adaptive_steps", ", ".join(map(str, selection.adaptive_steps)) or "none")
 run.glue("tau_mean", float(np.mean([t for ts in selection.taus.values() for t in ts])))
@@ -198,7 +165,7 @@ selection
 # {glue:text}`adaptive_steps`, and the mean threshold is $\tau=$ {glue:text}`tau_mean:.3f`.
 #
 # **Evaluation.** Every domain of the Digits DG benchmark, each cut to a fixed seeded subsample of
-# `n_per_domain` images: the source test split (the price DSI pays in distribution) and the five shifted
+# `n_test` images: the source test split (the price DSI pays in distribution) and the five shifted
 # targets. The transform does not depend on the classifier, so each image is inverted once per step and
 # draw, and every classifier reads the same inversions (`inversion_logits` keeps their logits, not the
 # images, so memory does not grow with steps and draws). The non-diffusion control, total-variation
@@ -207,7 +174,7 @@ selection
 # %%
 domains = bench.evaluation
 logits, inverted = inversion_logits(inverter, {k: d.x for k, d in domains.items()}, classifiers, curve_steps,
-                                    p.draws, p.seed, dev, p.batch_size,
+                                    p.draws, p.seed, dev, p.inversion_batch_size,
                                     progress_bar=lambda jobs: progress(jobs, desc="dsi: inverting"))
 denoised = {k: tv_denoise(d.x, p.tv_weight) for k, d in domains.items()}
 results = evaluate(classifiers, domains, logits, selection, denoised)
@@ -215,7 +182,7 @@ targets = list(bench.targets)
 
 # %%
 acc = {}
-for m in METHODS:
+for m in classifiers:
     for key in ("clean", "dsi", "adaptive", "tv"):
         acc[m, key] = mean_over(results[m], key, targets)
         run.glue(f"{m}_{key}_target", float(np.mean(acc[m, key])))
@@ -260,27 +227,26 @@ plt.show()
 # %% [markdown]
 # ## Claim check
 #
-# The verdict rule is the same for every chapter: a claim holds when the method beats the baseline by more
-# than two standard errors over the classifier seeds. Here both sides of a claim are the same classifiers
-# on differently processed inputs, so they are compared seed by seed (two standard errors of the per-seed
-# differences). The noise draws are fixed per run, so the spread covers classifier training only. The
+# The verdict rule is the same for every chapter: a one-sided Student-t test at 95% over the classifier
+# seeds. Here both sides of a claim are the same classifiers on differently processed inputs, so they are
+# compared seed by seed (a paired test on the per-seed differences); the table gives the mean gain with its
+# 95% interval. The noise draws are fixed per run, so the spread covers classifier training only. The
 # source-price row is a deterministic check against `tolerance`.
 
 # %%
 paper_gain = "+2.26% mean accuracy when DSI is added to DomainBed algorithms (README, multi-source DG)"
 run.claim("dsi_erm", "DSI at a fixed step raises ERM's mean target accuracy", paper_gain,
           acc["erm", "dsi"], acc["erm", "clean"], method_label=f"ERM + DSI (T={selection.step})",
-          baseline_label="ERM", paired=True)
+          baseline_label="ERM")
 run.claim("dsi_mixup", "DSI at a fixed step raises Mixup's mean target accuracy", paper_gain,
           acc["mixup", "dsi"], acc["mixup", "clean"], method_label=f"Mixup + DSI (T={selection.step})",
-          baseline_label="Mixup", paired=True)
+          baseline_label="Mixup")
 run.claim("dsi_adaptive", "Sample-adaptive DSI raises ERM's mean target accuracy",
           "adaptive step choice avoids too-weak and too-strong transforms (Fig. 3)",
-          acc["erm", "adaptive"], acc["erm", "clean"], method_label="ERM + adaptive DSI", baseline_label="ERM",
-          paired=True)
+          acc["erm", "adaptive"], acc["erm", "clean"], method_label="ERM + adaptive DSI", baseline_label="ERM")
 run.claim("dsi_vs_tv", "The source diffusion model beats a classical denoiser of the same input",
           "not in the paper (a non-diffusion control)", acc["erm", "dsi"], acc["erm", "tv"],
-          method_label=f"ERM + DSI (T={selection.step})", baseline_label="ERM + TV denoising", paired=True)
+          method_label=f"ERM + DSI (T={selection.step})", baseline_label="ERM + TV denoising")
 run.glue("erm_dsi_gain", float(np.mean(acc["erm", "dsi"]) - np.mean(acc["erm", "clean"])))
 price = run.glue("erm_source_price", run.metrics["erm_clean_source"] - run.metrics["erm_adaptive_source"])
 run.claim("source_price", "Adaptive DSI costs at most `tolerance` accuracy on the source domain",
@@ -313,20 +279,20 @@ display(run.claims_table())
 # ## At full scale
 #
 # ```bash
-# paperlib run dsi --scale full --device cuda -p data_root /data/PACS -p target_domain sketch
+# paperlib run dsi --scale full --device cuda -p data_dir /data/PACS -p target_domain sketch
 # ```
 #
 # runs this chapter, unchanged, in the paper's setting, with `notebooks/params/dsi.full.yaml`:
-# - PACS {cite}`li2017pacs` (or OfficeHome, VLCS) as `<data_root>/<domain>/<class>/<image>`, one
+# - PACS {cite}`li2017pacs` (or OfficeHome, VLCS) as `<data_dir>/<domain>/<class>/<image>`, one
 #   target domain held out (`target_domain`), the others pooled and split into train / validation /
 #   test; `source_domains` picks one for the single-source setting;
-# - Stable Diffusion v1.4 {cite}`rombach2022ldm` (`sd_model`, a diffusers folder or a model id in the local
+# - Stable Diffusion v1.4 {cite}`rombach2022ldm` (`diffusion_weights`, a diffusers folder or a model id in the local
 #   Hugging Face cache; nothing is downloaded), its UNet fine-tuned on the source-train images with the
-#   empty prompt at 256² for `finetune_steps` steps and cached with `dsi_source.json`, the hashes of the
-#   image files it saw. A folder you fine-tuned elsewhere can be passed with `finetune_steps 0` if it
+#   empty prompt at 256² for `diffusion_steps` steps and cached with `dsi_source.json`, the hashes of the
+#   image files it saw. A folder you fine-tuned elsewhere can be passed with `diffusion_steps 0` if it
 #   carries that record; without one it is refused, and so is any record that lists a target image.
 #   Encoding the empty prompt the first time needs the `transformers` package;
-# - DomainBed-style ResNet-50 predictors from timm (`backbone_weights`: ImageNet weights on disk),
+# - DomainBed-style ResNet-50 predictors from timm (`classifier_weights`: ImageNet weights on disk),
 #   ERM and Mixup, 5,000 steps;
 # - the official DDIM stride (250 steps over 1000), 4 noise draws, the steps {0, 200, 400, 600, 800}
 #   (800 is the paper's strength 0.8), every image of the target domain.

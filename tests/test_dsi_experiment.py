@@ -42,10 +42,11 @@ def test_model_without_source_only_record_is_refused():
 
 
 def test_selection_api_takes_no_target_data():
-    """T* and tau are chosen by a function that loads the source validation split itself: its
-    signature has no slot for images, labels or domains."""
+    """T* and tau are chosen by a function that reads source splits only: its signature has no slot for
+    images, labels or domains."""
     names = set(inspect.signature(select_on_source).parameters)
     assert not names & {"x", "y", "images", "labels", "domains", "target", "data"}
+    assert inspect.signature(select_on_source).parameters["source"].annotation == "SourceSplits"
 
 
 def test_evaluation_subsample_is_fixed():
@@ -82,4 +83,19 @@ def test_schema_rejects_bad_values():
         SCHEMA.resolve(scale="smoke", quantile=1.5)
     with pytest.raises(ParameterError, match="unknown"):
         SCHEMA.resolve(scale="smoke", strength=0.8)
-    assert SCHEMA.resolve(scale="cpu").steps[0] == 0
+    assert SCHEMA.resolve(scale="cpu").noise_steps[0] == 0
+    with pytest.raises(ParameterError, match="expected 0 .* among the steps"):
+        SCHEMA.resolve(scale="smoke", noise_steps=[100, 200])
+    with pytest.raises(ParameterError, match="noise_steps': expected integers in \\[0, 999\\]"):
+        SCHEMA.resolve(scale="smoke", noise_steps=[0, 1000])
+
+
+def test_package_modules_import_without_a_circle():
+    """benchmark <- full <- experiment: the data types live below both pipelines."""
+    import ast
+    import importlib
+
+    for name, forbidden in (("benchmark", {"experiment", "full"}), ("full", {"experiment"})):
+        tree = ast.parse(inspect.getsource(importlib.import_module(f"paperlib.dsi.{name}")))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1}
+        assert not imported & forbidden, f"paperlib.dsi.{name} imports {imported & forbidden}"

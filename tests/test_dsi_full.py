@@ -13,8 +13,8 @@ from PIL import Image
 
 from paperlib.core import ParameterError
 from paperlib.data.folders import DataFolderError
-from paperlib.dsi import (SCHEMA, LatentDiffusion, ShiftInverter, TargetLeakError, check_setup, folder_benchmark,
-                          shift_inversion, source_diffusion, timm_classifier)
+from paperlib.dsi import (SCHEMA, LatentDiffusion, ShiftInverter, TargetLeakError, folder_benchmark, shift_inversion,
+                          source_diffusion, timm_classifier)
 from paperlib.dsi.full import EMPTY_PROMPT_FILE, SOURCE_RECORD, empty_prompt_embedding
 from paperlib.zoo import WeightsNotFound
 
@@ -97,7 +97,7 @@ def test_folder_benchmark_leave_one_domain_out(stand_ins):
     assert not test_h & train_h and not set(bench.eval_hashes["sketch"]) & (test_h | train_h)
     again = folder_benchmark(stand_ins["data"], "sketch", image_size=16, seed=0)
     assert torch.equal(again.source.train[0], x_tr)  # seeded
-    small = folder_benchmark(stand_ins["data"], "sketch", ["art"], image_size=16, n_per_domain=5)
+    small = folder_benchmark(stand_ins["data"], "sketch", ["art"], image_size=16, n_test=5)
     assert small.source.domains == ("art",) and len(small.evaluation["sketch"].y) == 5  # single-source DG
 
 
@@ -106,7 +106,7 @@ def test_folder_benchmark_bad_input(stand_ins, tmp_path):
         folder_benchmark(stand_ins["data"], "photo", image_size=16)
     with pytest.raises(DataFolderError, match="source_domains.*cannot also be a source"):
         folder_benchmark(stand_ins["data"], "sketch", ["art", "sketch"], image_size=16)
-    with pytest.raises(DataFolderError, match="data_root.*does not exist"):
+    with pytest.raises(DataFolderError, match="data_dir.*does not exist"):
         folder_benchmark(tmp_path / "nowhere", "sketch")
     bad = make_folders(tmp_path / "bad")
     (bad / "art" / "cat").mkdir()
@@ -153,9 +153,9 @@ def test_latent_inverter_is_the_kernel_in_latent_space(stand_ins):
 def test_not_a_stable_diffusion_folder(tmp_path, stand_ins):
     (tmp_path / "half").mkdir()
     shutil.copytree(stand_ins["sd"] / "unet", tmp_path / "half" / "unet")
-    with pytest.raises(WeightsNotFound, match="sd_model.*vae/"):
+    with pytest.raises(WeightsNotFound, match="diffusion_weights.*vae/"):
         LatentDiffusion.from_folder(tmp_path / "half", 16)
-    with pytest.raises(WeightsNotFound, match="sd_model"):
+    with pytest.raises(WeightsNotFound, match="diffusion_weights"):
         LatentDiffusion.from_folder("no-such-org/no-such-model", 16)
     bare = tmp_path / "bare"
     shutil.copytree(stand_ins["sd"], bare)
@@ -198,7 +198,7 @@ def test_source_diffusion_finetunes_records_and_reuses(stand_ins, cache):
     assert (folders[0] / SOURCE_RECORD).stat().st_mtime_ns == stamp  # reused, not retrained
     for a, b in zip(model.unet.state_dict().values(), again.unet.state_dict().values()):
         assert torch.equal(a, b)
-    # the fine-tuned folder is usable as is (finetune_steps = 0), its record checked
+    # the fine-tuned folder is usable as is (diffusion_steps = 0), its record checked
     used, _ = source_diffusion(str(folders[0]), bench, 0, 16)
     assert isinstance(used, LatentDiffusion)
 
@@ -231,31 +231,31 @@ def test_timm_classifier_loads_local_weights(stand_ins):
     assert all(torch.equal(from_file[k], ref[k]) for k in body)  # a file works as well as a folder
     x = torch.rand(1, 3, 16, 16)
     torch.testing.assert_close(model(x), model.net((x - model.mean) / model.std))  # normalisation inside
-    with pytest.raises(WeightsNotFound, match="backbone_weights"):
+    with pytest.raises(WeightsNotFound, match="classifier_weights"):
         timm_classifier("test_resnet", 2, "no-such-org/no-such-weights")
-    with pytest.raises(ValueError, match="backbone"):
+    with pytest.raises(ValueError, match="classifier_arch"):
         timm_classifier("no_such_net", 2)
 
 
 # ------------------------------------------------------------------------------------- parameters
 def test_full_scale_needs_the_folders():
-    with pytest.raises(ParameterError, match="data_root"):
-        check_setup(SCHEMA.resolve(scale="full"))
-    assert check_setup(SCHEMA.resolve(scale="cpu")) == "digits"
+    with pytest.raises(ParameterError, match="data_dir"):
+        SCHEMA.resolve(scale="full")
+    assert SCHEMA.resolve(scale="cpu").data_dir is None
 
 
 def test_folder_parameters_go_together(stand_ins):
     root = str(stand_ins["data"])
     with pytest.raises(ParameterError, match="target_domain"):
-        check_setup(SCHEMA.resolve(scale="smoke", data_root=root, sd_model="x"))
-    with pytest.raises(ParameterError, match="sd_model"):
-        check_setup(SCHEMA.resolve(scale="smoke", data_root=root, target_domain="sketch"))
-    with pytest.raises(ParameterError, match="sd_model"):
-        check_setup(SCHEMA.resolve(scale="smoke", sd_model="x"))
-    with pytest.raises(ParameterError, match="data_root"):
-        SCHEMA.resolve(scale="full", data_root=str(stand_ins["base"] / "missing"))
-    full = SCHEMA.resolve(scale="full", data_root=root, target_domain="sketch", sd_model="x")
-    assert check_setup(full) == "folders"
+        SCHEMA.resolve(scale="smoke", data_dir=root, diffusion_weights="x")
+    with pytest.raises(ParameterError, match="diffusion_weights"):
+        SCHEMA.resolve(scale="smoke", data_dir=root, target_domain="sketch")
+    with pytest.raises(ParameterError, match="diffusion_weights': only used with data_dir"):
+        SCHEMA.resolve(scale="smoke", diffusion_weights="x")
+    with pytest.raises(ParameterError, match="data_dir"):
+        SCHEMA.resolve(scale="full", data_dir=str(stand_ins["base"] / "missing"))
+    full = SCHEMA.resolve(scale="full", data_dir=root, target_domain="sketch", diffusion_weights="x")
+    assert full.target_domain == "sketch"
 
 
 # ------------------------------------------------------------------------------------ end to end
@@ -263,10 +263,10 @@ def test_chapter_on_folders_and_stable_diffusion(stand_ins, cache, tmp_path):
     """The chapter, unchanged, on the stand-ins: folders -> fine-tuned SD -> timm classifiers -> claims."""
     from paperlib.runner import execute
 
-    params = {"scale": "smoke", "device": "cpu", "data_root": str(stand_ins["data"]), "target_domain": "sketch",
-              "sd_model": str(stand_ins["sd"]), "finetune_steps": 2, "backbone": "test_resnet",
-              "backbone_weights": str(stand_ins["timm"]), "image_size": 16, "diffusion_size": 16,
-              "clf_steps": 3, "clf_batch": 8, "steps": [0, 300], "n_val": 4}
+    params = {"scale": "smoke", "device": "cpu", "data_dir": str(stand_ins["data"]), "target_domain": "sketch",
+              "diffusion_weights": str(stand_ins["sd"]), "diffusion_steps": 2, "classifier_arch": "test_resnet",
+              "classifier_weights": str(stand_ins["timm"]), "image_size": 16, "diffusion_size": 16,
+              "classifier_steps": 3, "classifier_batch_size": 8, "noise_steps": [0, 300], "n_val": 4}
     dest = execute("dsi", params, tmp_path / "run", timeout_s=600)
     record = json.loads((dest / "metrics.json").read_text())
     m = record["metrics"]

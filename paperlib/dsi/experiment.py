@@ -1,13 +1,13 @@
-"""The DSI experiment on the Digits DG benchmark: data, classifiers, source-only selection, evaluation.
+"""The DSI experiment: the pipeline (benchmark and source-only inverter), classifiers, source-only
+selection, evaluation, tables and figures. The same functions serve the Digits miniature and the
+full-scale domain folders (built by :mod:`paperlib.dsi.full`).
 
-Classifiers are trained on the source train split (ERM, and mixup as a DG method); the diffusion
-model is the zoo's source-only DDPM. The fixed step ``T*`` and the threshold ``tau`` are chosen by
-:func:`select_on_source`, which loads the source validation split itself and takes no target data.
-Narrated in notebooks/dsi.py, "The experiment".
+Classifiers are trained on the source train split (ERM, and mixup as a DG method). The fixed step ``T*``
+and the threshold ``tau`` are chosen by :func:`select_on_source`, which reads source validation data only
+and takes no target data. Narrated in notebooks/dsi.py, "The experiment".
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -17,95 +17,14 @@ from torch import nn
 
 from ..core.seeding import seed_everything
 from ..core.train import batches, fit, predict
-from ..data.digits import split_indices
-from ..data.domains import Domain, dg_benchmark, source_train
+from ..data.domains import Domain, dg_benchmark
 from ..zoo.classifier import SmallCNN, random_shift
-from .kernels import check_threshold, max_softmax
+from .benchmark import Benchmark, SourceSplits, assert_no_target_in, diffusion_training_data, digits_benchmark
+from .full import FolderSetup, folder_benchmark, source_diffusion, timm_classifier
+from .kernels import adaptive_logits, check_threshold, max_softmax
 from .models import ShiftInverter
 
 METHODS = ("erm", "mixup")
-
-
-class TargetLeakError(RuntimeError):
-    """A target-domain image was found in the data a source-only model is trained or tuned on."""
-
-
-@dataclass(frozen=True)
-class SourceSplits:
-    """Source-domain data only: what the classifiers train on (``train``) and what ``T*`` and ``tau``
-    are chosen on (``val``); images ``(N, 3, H, W)`` in [0, 1], labels ``(N,)``."""
-
-    domains: tuple[str, ...]
-    train: tuple[torch.Tensor, torch.Tensor]
-    val: tuple[torch.Tensor, torch.Tensor]
-    natural_images: bool = False  # photos/paintings: horizontal flips are label-preserving (digits: no)
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    """A DG benchmark for DSI: the source splits, and the evaluation domains (``"source"`` = the source
-    test split, the price paid in distribution, plus the shifted ``targets``), each a fixed subsample."""
-
-    name: str
-    source: SourceSplits
-    evaluation: dict[str, Domain]
-    targets: tuple[str, ...]
-    classes: tuple[str, ...]
-    image_size: int
-    train_hashes: tuple[str, ...] = ()  # sha256 of the source-train image files (folder benchmarks)
-    eval_hashes: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-
-# --------------------------------------------------------------------------------------------- data
-def image_hashes(x: torch.Tensor, decimals: int = 3) -> set[str]:
-    """One hash per image (pixels rounded to ``decimals``), to detect exact or near-exact copies."""
-    arr = np.round(x.detach().cpu().double().numpy(), decimals) + 0.0  # +0.0: -0.0 and 0.0 hash alike
-    return {hashlib.sha256(a.tobytes()).hexdigest() for a in arr}
-
-
-def assert_no_target_in(train_x: torch.Tensor, domains: dict[str, Domain], what: str = "training data") -> None:
-    """Raise :class:`TargetLeakError` if any image of any domain (the source *test* split included)
-    occurs in ``train_x``, and check that the canonical train and test index sets are disjoint."""
-    idx = split_indices()
-    if np.intersect1d(idx["train"], idx["test"]).size or np.intersect1d(idx["val"], idx["test"]).size:
-        raise TargetLeakError("the canonical digits split overlaps: train/val and test share images")
-    seen = image_hashes(train_x)
-    for name, domain in domains.items():
-        shared = seen & image_hashes(domain.x)
-        if shared:
-            raise TargetLeakError(f"{what}: {len(shared)} image(s) of the evaluation domain {name!r} occur in it")
-
-
-def diffusion_training_data(meta: dict, image_size: int = 16) -> torch.Tensor:
-    """The images the zoo's DDPM was trained on, rebuilt from its recorded recipe (in [0, 1])."""
-    trained_on = str(meta.get("facts", {}).get("trained_on", ""))
-    if "source train split" not in trained_on:
-        raise TargetLeakError(f"the diffusion model does not record a source-only training set: {trained_on!r}")
-    x, _ = source_train(meta.get("recipe", {}).get("image_size", image_size), "train")
-    return x
-
-
-def digits_benchmark(n_per_domain: int, seed: int = 0) -> Benchmark:
-    """The data kit's Digits DG benchmark at 16x16: source train/val splits, evaluation subsamples."""
-    from ..data.domains import TARGETS
-
-    source = SourceSplits(("source",), source_train(16, "train"), source_train(16, "val"))
-    return Benchmark("digits", source, evaluation_domains(n_per_domain, seed), tuple(TARGETS),
-                     tuple(str(c) for c in range(10)), 16)
-
-
-def evaluation_domains(n_per_domain: int, seed: int = 0, size: int = 16) -> dict[str, Domain]:
-    """Every domain of the benchmark, each cut to a fixed seeded subsample of ``n_per_domain`` images."""
-    out = {}
-    for name, domain in dg_benchmark(size).items():
-        gen = torch.Generator().manual_seed(seed + sum(map(ord, name)))
-        keep = torch.randperm(len(domain.y), generator=gen)[:n_per_domain].sort().values
-        out[name] = Domain(name, domain.x[keep].contiguous(), domain.y[keep].contiguous(), domain.recipe)
-    return out
 
 
 @dataclass
@@ -117,32 +36,32 @@ class Pipeline:
     facts: dict
 
 
-def prepare(p, device: torch.device | str = "cpu") -> Pipeline:
-    """The benchmark and the source-only diffusion model for the parameters ``p`` of the chapter.
+def prepare(scale: str, n_test: int, ddim_stride: int, seed: int = 0, device: torch.device | str = "cpu",
+            folders: FolderSetup | None = None) -> Pipeline:
+    """The benchmark and the source-only diffusion model.
 
-    Digits (``data_root`` null): the data kit and the zoo's DDPM, fed its null class; its training set is
-    rebuilt from its recorded recipe and checked against every evaluation image. Folders: the domain
-    folders, Stable Diffusion fine-tuned on the source-train images (or a fine-tuned folder with its
-    record), checked against every target image. Either way a leak raises :class:`TargetLeakError`.
+    ``folders=None``: the data kit's Digits benchmark and the zoo's DDPM at ``scale``, fed its null class;
+    its training set is rebuilt from its recorded recipe and checked against every evaluation image.
+    Otherwise the domain folders and Stable Diffusion fine-tuned on the source-train images (or a
+    fine-tuned folder with its record), checked against every target image. Either way a leak raises
+    :class:`~paperlib.dsi.benchmark.TargetLeakError`.
     """
-    from .params import check_setup
-
-    if check_setup(p) == "digits":
+    if folders is None:
         from .. import zoo
-        from ..data.domains import dg_benchmark
 
-        bench = digits_benchmark(p.n_per_domain, p.seed)
-        ddpm, meta = zoo.create("ddpm", p.scale)
+        bench = digits_benchmark(n_test, seed)
+        ddpm, meta = zoo.create("ddpm", scale)
         assert_no_target_in(diffusion_training_data(meta), dg_benchmark(16), "diffusion training data")
-        inverter = ShiftInverter.from_zoo(ddpm.to(device), zoo.NULL_CLASS, ddim_stride=p.ddim_stride)
+        inverter = ShiftInverter.from_zoo(ddpm.to(device), zoo.NULL_CLASS, ddim_stride=ddim_stride)
         return Pipeline(bench, inverter, {"diffusion": "zoo DDPM (null class)",
                                           "final_loss": float(meta["facts"]["final_loss"])})
-    from .full import folder_benchmark, source_diffusion
-
-    bench = folder_benchmark(p.data_root, p.target_domain, p.source_domains, p.image_size, p.n_per_domain, p.seed)
-    model, record = source_diffusion(p.sd_model, bench, p.finetune_steps, p.diffusion_size, p.seed, device)
-    inverter = ShiftInverter.from_latent_diffusion(model, p.image_size, p.ddim_stride)
-    return Pipeline(bench, inverter, {"diffusion": f"{p.sd_model} fine-tuned on {', '.join(bench.source.domains)}",
+    bench = folder_benchmark(folders.data_dir, folders.target_domain, folders.source_domains, folders.image_size,
+                             n_test, seed)
+    model, record = source_diffusion(folders.diffusion_weights, bench, folders.diffusion_steps,
+                                     folders.diffusion_size, seed, device)
+    inverter = ShiftInverter.from_latent_diffusion(model, folders.image_size, ddim_stride)
+    return Pipeline(bench, inverter, {"diffusion": f"{folders.diffusion_weights} fine-tuned on "
+                                                   f"{', '.join(bench.source.domains)}",
                                       "final_loss": float(record.get("final_loss", float("nan")))})
 
 
@@ -172,40 +91,56 @@ def erm_loss(model: nn.Module, batch: tuple, shift: int = 1, flip: bool = False)
     return nn.functional.cross_entropy(model(augment(batch[0], shift, flip)), batch[1])
 
 
-def make_classifier(backbone: str, num_classes: int, width: int = 16, weights: str | None = None) -> nn.Module:
+@dataclass(frozen=True)
+class ClassifierRecipe:
+    """How a DSI predictor is trained on the source: ``arch`` is ``small_cnn`` (of ``width``) or a timm
+    architecture, from scratch or from local pretrained ``weights``."""
+
+    steps: int
+    lr: float = 3e-3
+    batch_size: int = 64
+    width: int = 16
+    arch: str = "small_cnn"
+    weights: str | None = None
+
+
+def make_classifier(arch: str, num_classes: int, width: int = 16, weights: str | None = None) -> nn.Module:
     """``small_cnn`` (the zoo's SmallCNN) or any timm architecture (ImageNet-normalised inside, so clean
     and transformed inputs in [0, 1] share one preprocessing); ``weights``: a local pretrained file/folder."""
-    if backbone == "small_cnn":
+    if arch == "small_cnn":
         if weights is not None:
-            raise ValueError("backbone_weights: the small_cnn backbone is trained from scratch; pass null")
+            raise ValueError("classifier_weights: the small_cnn classifier is trained from scratch; pass null")
         return SmallCNN(3, width, num_classes)
-    from .full import timm_classifier
-
-    return timm_classifier(backbone, num_classes, weights)
+    return timm_classifier(arch, num_classes, weights)
 
 
-def train_classifier(method: str, seed: int, steps: int, width: int = 16, batch_size: int = 64,
-                     lr: float = 3e-3, device: torch.device | str = "cpu", *, source: SourceSplits | None = None,
-                     backbone: str = "small_cnn", weights: str | None = None, num_classes: int = 10) -> nn.Module:
-    """A classifier trained on the source train split by ``method`` (``erm`` or ``mixup``).
+def train_classifier(method: str, seed: int, recipe: ClassifierRecipe, source: SourceSplits,
+                     num_classes: int = 10, device: torch.device | str = "cpu") -> nn.Module:
+    """A classifier trained on ``source.train`` by ``method`` (``erm`` or ``mixup``).
 
-    ``source=None`` is the Digits benchmark (16x16); a folder benchmark's ``SourceSplits`` otherwise
-    (natural images: shifts of 1/16 of the side and horizontal flips).
+    Digits: random shifts of one pixel. Natural images (folder benchmarks): shifts of 1/16 of the side
+    and horizontal flips.
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
     seed_everything(seed)
-    x, y = source.train if source is not None else source_train(16, "train")
-    natural = source is not None and source.natural_images
+    x, y = source.train
+    natural = source.natural_images
     shift = max(1, x.shape[-1] // 16) if natural else 1
-    model = make_classifier(backbone, num_classes, width, weights).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    model = make_classifier(recipe.arch, num_classes, recipe.width, recipe.weights).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=recipe.steps)
     base = erm_loss if method == "erm" else mixup_loss
     loss = lambda m, b: base(m, b, shift=shift, flip=natural)  # noqa: E731
-    fit(model, batches(x, y, batch_size, seed), loss, opt, steps, desc=f"dsi: {method} seed {seed}",
+    fit(model, batches(x, y, recipe.batch_size, seed), loss, opt, recipe.steps, desc=f"dsi: {method} seed {seed}",
         scheduler=sched, device=torch.device(device))
     return model.eval()
+
+
+def train_classifiers(recipe: ClassifierRecipe, source: SourceSplits, seeds: Sequence[int], num_classes: int = 10,
+                      device: torch.device | str = "cpu") -> dict[str, list[nn.Module]]:
+    """One classifier per method of :data:`METHODS` and seed, in seed order: ``{method: [model, ...]}``."""
+    return {m: [train_classifier(m, s, recipe, source, num_classes, device) for s in seeds] for m in METHODS}
 
 
 # ---------------------------------------------------------------------------------------- transform
@@ -266,14 +201,22 @@ class Selection:
     ensemble_acc: dict[int, float] = field(default_factory=dict)
 
 
-def select_on_source(classifiers: dict[str, Sequence[nn.Module]], inverter: ShiftInverter, steps: Sequence[int],
-                     tolerance: float, quantile: float, n_val: int, draws: int = 1, seed: int = 0,
-                     device: torch.device | str = "cpu", num_classes: int = 10, source: SourceSplits | None = None,
-                     batch_size: int = 256) -> tuple[Selection, dict]:
-    """Choose ``T*`` and ``tau`` from the source validation split only (no target input).
+@dataclass(frozen=True)
+class SelectionRecipe:
+    """How ``T*`` and ``tau`` are chosen on source validation data (see :func:`select_on_source`)."""
 
-    ``source=None`` loads the Digits source validation split here; a folder benchmark passes its
-    :class:`SourceSplits`, which hold source-domain images only (checked when they are built).
+    tolerance: float = 0.05
+    quantile: float = 0.1
+    n_val: int = 100
+    draws: int = 1
+
+
+def select_on_source(classifiers: dict[str, Sequence[nn.Module]], inverter: ShiftInverter, steps: Sequence[int],
+                     recipe: SelectionRecipe, source: SourceSplits, seed: int = 0, device: torch.device | str = "cpu",
+                     num_classes: int = 10, batch_size: int = 256) -> tuple[Selection, dict]:
+    """Choose ``T*`` and ``tau`` from ``n_val`` images of the source validation split only (no target input).
+
+    ``source`` holds source-domain images only (checked when a benchmark is built).
     ``T*`` = the largest step whose DSI accuracy on source validation (mean over classifiers) stays
     within ``tolerance`` of the clean accuracy (the price we agree to pay in distribution). The
     adaptive candidates are every step > 0 whose clean+DSI ensemble stays within ``tolerance``.
@@ -281,15 +224,16 @@ def select_on_source(classifiers: dict[str, Sequence[nn.Module]], inverter: Shif
     a test input less confident than most in-distribution inputs is treated as shifted; it must
     exceed chance ``1/C``. Returns the selection and the validation images with inverted examples.
     """
+    tolerance, quantile = recipe.tolerance, recipe.quantile
     if not 0 <= tolerance < 1:
         raise ValueError(f"tolerance: expected a number in [0, 1), got {tolerance!r}")
     if not 0 < quantile < 1:
         raise ValueError(f"quantile: expected a number in (0, 1), got {quantile!r}")
-    x, y = source.val if source is not None else source_train(16, "val")
+    x, y = source.val
     gen = torch.Generator().manual_seed(seed)
-    keep = torch.randperm(len(y), generator=gen)[:n_val].sort().values
+    keep = torch.randperm(len(y), generator=gen)[:recipe.n_val].sort().values
     x, y = x[keep], y[keep]
-    logits, examples = inversion_logits(inverter, {"source_val": x}, classifiers, steps, draws, seed + 7, device,
+    logits, examples = inversion_logits(inverter, {"source_val": x}, classifiers, steps, recipe.draws, seed + 7, device,
                                         batch_size)
     logits = logits["source_val"]
     clean = {m: [predict(model, x) for model in group] for m, group in classifiers.items()}
@@ -320,8 +264,6 @@ def evaluate(classifiers: dict[str, Sequence[nn.Module]], domains: dict[str, Dom
     Returns ``{method: [ {domain: {...}} for each seed ]}`` with values in [0, 1].
     """
     out: dict[str, list[dict]] = {}
-    from .kernels import adaptive_logits
-
     for method, models in classifiers.items():
         out[method] = []
         for i, model in enumerate(models):

@@ -1,7 +1,7 @@
 """DSI at full scale: domain folders (PACS, OfficeHome, VLCS), Stable Diffusion fine-tuned on the source
 domains only, timm classifiers. The same experiment functions as the miniature consume what this builds.
 
-- :func:`folder_benchmark`: ``<data_root>/<domain>/<class>/<image>``, leave-one-domain-out. The source
+- :func:`folder_benchmark`: ``<data_dir>/<domain>/<class>/<image>``, leave-one-domain-out. The source
   domains are split (seeded) into train / validation / test; the target domain is evaluation only.
   Every image file is hashed (SHA-256 of its bytes), and a target file inside a source split is an error.
 - :class:`LatentDiffusion`: Stable Diffusion's VAE and UNet from a local diffusers folder (or the local
@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -35,16 +36,31 @@ from ..data.domains import Domain, Recipe
 from ..data.folders import DataFolderError, check_image_folder, image_folder
 from ..zoo.cache import file_sha256, recipe_digest
 from ..zoo.pretrained import WeightsNotFound, local_snapshot
-from .experiment import Benchmark, SourceSplits, TargetLeakError
+from .benchmark import Benchmark, SourceSplits, TargetLeakError
 
 SOURCE_RECORD = "dsi_source.json"
 EMPTY_PROMPT_FILE = "dsi_empty_prompt.safetensors"
 
 
+@dataclass(frozen=True)
+class FolderSetup:
+    """The full-scale pipeline's pieces: domain folders ``<data_dir>/<domain>/<class>/<image>`` with one
+    held-out ``target_domain`` (sources: ``source_domains`` or every other folder) at ``image_size``, and
+    Stable Diffusion (``diffusion_weights``) fine-tuned for ``diffusion_steps`` at ``diffusion_size``."""
+
+    data_dir: str
+    target_domain: str
+    diffusion_weights: str
+    source_domains: tuple[str, ...] | list[str] | None = None
+    image_size: int = 224
+    diffusion_size: int = 256
+    diffusion_steps: int = 2000
+
+
 # ------------------------------------------------------------------------------------------- data
-def domain_folders(data_root: str | Path, param: str = "data_root") -> list[str]:
-    """The domain sub-folders of ``data_root``, each checked to be an ImageFolder with the same classes."""
-    root = Path(data_root).expanduser()
+def domain_folders(data_dir: str | Path, param: str = "data_dir") -> list[str]:
+    """The domain sub-folders of ``data_dir``, each checked to be an ImageFolder with the same classes."""
+    root = Path(data_dir).expanduser()
     if not root.is_dir():
         raise DataFolderError(f"{param}: expected a folder of domain folders (<domain>/<class>/<image>), "
                               f"but {str(root)!r} does not exist")
@@ -69,16 +85,16 @@ def _load_domain(root: Path, size: int, param: str) -> tuple[torch.Tensor, torch
     return x, y, [file_sha256(Path(path)) for path, _ in ds.samples], list(ds.classes)
 
 
-def folder_benchmark(data_root: str | Path, target_domain: str, source_domains: Sequence[str] | None = None,
-                     image_size: int = 224, n_per_domain: int = 100000, seed: int = 0,
+def folder_benchmark(data_dir: str | Path, target_domain: str, source_domains: Sequence[str] | None = None,
+                     image_size: int = 224, n_test: int = 100000, seed: int = 0,
                      holdout: float = 0.2) -> Benchmark:
-    """Leave-one-domain-out on ``<data_root>/<domain>/<class>/<image>`` at ``image_size`` (values in [0, 1]).
+    """Leave-one-domain-out on ``<data_dir>/<domain>/<class>/<image>`` at ``image_size`` (values in [0, 1]).
 
     Source domains (default: every other folder) are pooled and split with ``seed``: ``holdout / 2``
     validation (choosing ``T*`` and ``tau``), ``holdout / 2`` test (the price paid in distribution),
     the rest train (classifiers and the diffusion model). The target domain is evaluated only.
     """
-    domains = domain_folders(data_root, "data_root")
+    domains = domain_folders(data_dir, "data_dir")
     if target_domain not in domains:
         raise DataFolderError(f"target_domain: expected one of the domain folders {domains}, got {target_domain!r}")
     sources = [d for d in domains if d != target_domain] if source_domains is None else list(source_domains)
@@ -91,8 +107,8 @@ def folder_benchmark(data_root: str | Path, target_domain: str, source_domains: 
             raise DataFolderError(f"source_domains: expected domain folders among {domains}, got {d!r}")
     if not 0 < holdout < 1:
         raise ValueError(f"holdout: expected a fraction in (0, 1), got {holdout!r}")
-    root = Path(data_root).expanduser()
-    loaded = {d: _load_domain(root / d, image_size, f"data_root ({d})") for d in sources + [target_domain]}
+    root = Path(data_dir).expanduser()
+    loaded = {d: _load_domain(root / d, image_size, f"data_dir ({d})") for d in sources + [target_domain]}
     classes = tuple(loaded[target_domain][3])
     x = torch.cat([loaded[d][0] for d in sources])
     y = torch.cat([loaded[d][1] for d in sources])
@@ -101,19 +117,19 @@ def folder_benchmark(data_root: str | Path, target_domain: str, source_domains: 
     n_hold = max(1, round(len(perm) * holdout / 2))
     val, test, train = perm[:n_hold], perm[n_hold:2 * n_hold], perm[2 * n_hold:]
     if not train:
-        raise DataFolderError(f"data_root: the source domains {sources} hold too few images ({len(perm)}) "
+        raise DataFolderError(f"data_dir: the source domains {sources} hold too few images ({len(perm)}) "
                               f"for train / validation / test splits")
     pick = lambda idx: (x[idx].contiguous(), y[idx].contiguous())  # noqa: E731
 
     def subsample(idx: list[int], salt: int) -> list[int]:
         gen = torch.Generator().manual_seed(seed + salt)
-        keep = torch.randperm(len(idx), generator=gen)[:n_per_domain].sort().values.tolist()
+        keep = torch.randperm(len(idx), generator=gen)[:n_test].sort().values.tolist()
         return [idx[k] for k in keep]
 
     test = subsample(test, 1)
     tx, ty, th, _ = loaded[target_domain]
     keep_t = subsample(list(range(len(ty))), 2)
-    name = Path(data_root).expanduser().name or "folders"
+    name = Path(data_dir).expanduser().name or "folders"
     evaluation = {
         "source": Domain("source", *pick(test), Recipe("source", f"{name}: held-out images of {', '.join(sources)}", seed)),
         target_domain: Domain(target_domain, tx[keep_t].contiguous(), ty[keep_t].contiguous(),
@@ -122,7 +138,7 @@ def folder_benchmark(data_root: str | Path, target_domain: str, source_domains: 
     train_hashes = tuple(hashes[i] for i in train)
     leaked = set(th) & set(hashes)  # any split: the source splits are source data only
     if leaked:
-        raise TargetLeakError(f"data_root: {len(leaked)} image file(s) of the target domain {target_domain!r} "
+        raise TargetLeakError(f"data_dir: {len(leaked)} image file(s) of the target domain {target_domain!r} "
                               f"also occur in the source domains {sources}")
     return Benchmark(name, SourceSplits(tuple(sources), pick(train), pick(val), natural_images=True), evaluation, (target_domain,),
                      classes, image_size, train_hashes,
@@ -143,7 +159,7 @@ class Normalized(nn.Module):
         return self.net((x - self.mean) / self.std)
 
 
-def weights_file(weights: str | Path, param: str = "backbone_weights") -> Path:
+def weights_file(weights: str | Path, param: str = "classifier_weights") -> Path:
     """A weights file: the path itself, or the first safetensors/bin/pth file of a folder or hub snapshot."""
     path = Path(weights).expanduser()
     if path.is_file():
@@ -157,13 +173,13 @@ def weights_file(weights: str | Path, param: str = "backbone_weights") -> Path:
 
 
 def timm_classifier(name: str, num_classes: int, weights: str | None = None,
-                    param: str = "backbone_weights") -> nn.Module:
+                    param: str = "classifier_weights") -> nn.Module:
     """``timm.create_model(name, num_classes)``, pretrained from a local ``weights`` file or folder when given
     (the classification head is re-initialised for ``num_classes``), wrapped in its normalisation."""
     import timm
 
     if not timm.is_model(name):
-        raise ValueError(f"backbone: expected 'small_cnn' or a timm architecture (e.g. 'resnet50'), got {name!r}")
+        raise ValueError(f"classifier_arch: expected 'small_cnn' or a timm architecture (e.g. 'resnet50'), got {name!r}")
     if weights is None:
         net = timm.create_model(name, pretrained=False, num_classes=num_classes)
     else:
@@ -175,7 +191,7 @@ def timm_classifier(name: str, num_classes: int, weights: str | None = None,
 
 
 # ---------------------------------------------------------------------------------------- diffusion
-def empty_prompt_embedding(folder: Path, param: str = "sd_model") -> torch.Tensor:
+def empty_prompt_embedding(folder: Path, param: str = "diffusion_weights") -> torch.Tensor:
     """The text encoder's output for the empty prompt, ``(1, L, D)``: from the folder's cached file, else
     computed with its CLIP tokenizer and text encoder (needs the ``transformers`` package)."""
     from safetensors.torch import load_file
@@ -213,7 +229,7 @@ class LatentDiffusion(nn.Module):
         self.vae.requires_grad_(False)
 
     @classmethod
-    def from_folder(cls, model_id: str | Path, size: int, param: str = "sd_model") -> "LatentDiffusion":
+    def from_folder(cls, model_id: str | Path, size: int, param: str = "diffusion_weights") -> "LatentDiffusion":
         """Load ``unet/``, ``vae/``, ``scheduler/`` (and the empty-prompt embedding) of a diffusers Stable
         Diffusion folder or a model id in the local hub cache; nothing is downloaded."""
         from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
@@ -296,12 +312,12 @@ def finetune_on_source(model: LatentDiffusion, images: torch.Tensor, steps: int,
     return history.loss
 
 
-def read_source_record(folder: Path, param: str = "sd_model") -> dict:
+def read_source_record(folder: Path, param: str = "diffusion_weights") -> dict:
     path = Path(folder) / SOURCE_RECORD
     if not path.is_file():
         raise TargetLeakError(f"{param}: {str(folder)!r} has no {SOURCE_RECORD} recording the images it was "
                               f"trained on, so a target-domain image in its training data cannot be ruled out; "
-                              f"pass finetune_steps > 0 to fine-tune it on the source domains here")
+                              f"pass diffusion_steps > 0 to fine-tune it on the source domains here")
     return json.loads(path.read_text())
 
 
@@ -320,24 +336,24 @@ def check_source_record(record: dict, bench: Benchmark) -> None:
             raise TargetLeakError(f"diffusion training data: {len(shared)} image(s) of the target domain {name!r} occur in it")
 
 
-def source_diffusion(sd_model: str, bench: Benchmark, finetune_steps: int, size: int, seed: int = 0,
+def source_diffusion(diffusion_weights: str, bench: Benchmark, finetune_steps: int, size: int, seed: int = 0,
                      device: torch.device | str = "cpu", lr: float = 1e-4, batch_size: int = 48,
-                     param: str = "sd_model") -> tuple[LatentDiffusion, dict]:
+                     param: str = "diffusion_weights") -> tuple[LatentDiffusion, dict]:
     """The source-only latent diffusion model and its training record (checked against the targets).
 
-    ``finetune_steps = 0``: ``sd_model`` must already be fine-tuned on the source domains and carry
+    ``finetune_steps = 0``: ``diffusion_weights`` must already be fine-tuned on the source domains and carry
     ``dsi_source.json``. Otherwise the UNet is fine-tuned on ``bench.source.train`` and cached under
     ``<cache>/dsi/`` (keyed by the base model, the training images and the recipe), then reused.
     """
     if finetune_steps < 0:
-        raise ValueError(f"finetune_steps: expected an integer >= 0, got {finetune_steps!r}")
+        raise ValueError(f"diffusion_steps: expected an integer >= 0, got {finetune_steps!r}")
     if finetune_steps == 0:
-        folder = local_snapshot(str(sd_model), param)
+        folder = local_snapshot(str(diffusion_weights), param)
         record = read_source_record(folder, param)
         check_source_record(record, bench)  # before loading gigabytes
         model = LatentDiffusion.from_folder(folder, size, param)
         return model.to(device), record
-    base = local_snapshot(str(sd_model), param)
+    base = local_snapshot(str(diffusion_weights), param)
     recipe = {"base": str(base.resolve()), "domains": list(bench.source.domains), "size": size,
               "train": recipe_digest({"files": list(bench.train_hashes)}), "image_size": bench.image_size,
               "steps": finetune_steps, "lr": lr, "batch_size": batch_size, "seed": seed}

@@ -59,13 +59,13 @@ def check_steps(steps, num_train_timesteps: int) -> list[int]:
     """A DSI curve's steps: distinct integers in ``[0, num_train_timesteps)``, sorted ascending."""
     steps = list(steps)
     if not steps:
-        raise ValueError("steps: expected at least one noise step")
+        raise ValueError("noise_steps: expected at least one noise step")
     for t in steps:
         if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < num_train_timesteps:
-            raise ValueError(f"steps: expected integers in [0, {num_train_timesteps - 1}] (the schedule has "
+            raise ValueError(f"noise_steps: expected integers in [0, {num_train_timesteps - 1}] (the schedule has "
                              f"{num_train_timesteps} steps), got {t!r}")
     if len(set(steps)) != len(steps):
-        raise ValueError(f"steps: expected distinct steps, got {steps!r}")
+        raise ValueError(f"noise_steps: expected distinct steps, got {steps!r}")
     return sorted(steps)
 
 
