@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SCALE ?= cpu
 
-.PHONY: book test run env clean gpu-wheels
+.PHONY: book test run bench env clean gpu-wheels
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ test: $(BIN)/.installed          ## unit tests, every chapter at smoke scale, th
 
 run: $(BIN)/.installed           ## make run NAME=linfusion SCALE=full ARGS="-p steps 100"
 	$(BIN)/paperlib run $(NAME) --scale $(SCALE) $(ARGS)
+
+bench: $(BIN)/.installed         ## every benchmarks/*.py at cpu size, recorded in results/bench for the book
+	$(BIN)/paperlib bench --size cpu
 
 clean:
 	rm -rf _build

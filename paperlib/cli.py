@@ -1,4 +1,4 @@
-"""The ``paperlib`` command: list, run, doctor, book.
+"""The ``paperlib`` command: list, run, doctor, warm, book, bench, gpu-check, gpu-wheels.
 
 Parameters are validated before anything is launched: a bad value is one line on stderr and exit 2.
 """
@@ -151,6 +151,18 @@ def cmd_book(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .book.performance import run_benchmarks
+
+    print(f"benchmarks at {args.size} size, one after another", file=sys.stderr)
+    results = run_benchmarks(args.size, args.only, Path(args.out) if args.out else None, timeout_s=args.timeout)
+    for name, result in results.items():
+        print(f"{name}: {result['status']} ({result['seconds']:.0f} s)")
+        if result["status"] != "ok":
+            print(result["output"], file=sys.stderr)
+    return 0 if all(r["status"] == "ok" for r in results.values()) else 1
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="paperlib", description="Run the executable papers.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -191,6 +203,13 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--only", nargs="+", metavar="NAME",
                    help="only execute these chapters (no HTML); a later full build reuses the executions")
     b.set_defaults(fn=cmd_book)
+    bb = sub.add_parser("bench", help="run every benchmark and record it for the book's Performance page")
+    bb.add_argument("--size", default="cpu", choices=("smoke", "cpu", "full"),
+                    help="cpu: the recorded run (default); smoke: seconds, only checks that they run")
+    bb.add_argument("--only", nargs="+", metavar="NAME", help="only these benchmarks (benchmarks/<name>.py)")
+    bb.add_argument("--out", default=None, help="folder for the records (default results/bench)")
+    bb.add_argument("--timeout", type=float, default=600, help="seconds allowed each benchmark (default 600)")
+    bb.set_defaults(fn=cmd_bench)
     return ap
 
 
