@@ -8,8 +8,9 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
 from paperlib.datamodel import (MLP, FirstOrder, Matching, Schedule, cluster_mean_grads, cluster_per_class,
-                                cluster_sizes, leave_one_out, loss_objective, matching_distance, per_sample_grads,
-                                reverse_gradient_matching, weighted_descent)
+                                cluster_sizes, leave_one_out, leave_one_out_weights, loss_objective,
+                                matching_distance, per_sample_grads, reverse_gradient_matching, sample_gradients,
+                                stacked_descent, weighted_descent)
 
 torch.set_num_threads(1)
 
@@ -89,7 +90,7 @@ def test_singleton_clusters_match_exactly_and_replay_equals_real_training():
     assert d.abs().max() < 1e-12
     assert torch.autograd.grad(d.sum(), s)[0].abs().max() < 1e-12
     distilled = reverse_gradient_matching(model, theta0, x, y, cluster, x.clone(), y.clone(), schedule,
-                                          Matching(every=3, inner_steps=0, l2_weight=1.0))
+                                          Matching(every=3, steps=0, l2_weight=1.0))
     assert len(distilled.distance) == 4 and max(abs(v) for v in distilled.distance) < 1e-12
     torch.testing.assert_close(distilled.s, x, rtol=0, atol=1e-9)
     assert int(distilled.sizes.sum()) == len(y)
@@ -132,7 +133,7 @@ def test_first_order_approximates_leave_one_out_for_small_steps():
     schedule = Schedule(steps=4, lr=0.02)
     fo = FirstOrder(model, x, y, sizes)
     reverse_gradient_matching(model, theta0, x, y, cluster, x[::3].clone(), y[::3].clone(), schedule,
-                              Matching(every=1, inner_steps=0), first_order=fo)
+                              Matching(every=1, steps=0), first_order=fo)
     _, a_real = leave_one_out(model, theta0, x, y, torch.ones(12, dtype=x.dtype), cluster, range(4), schedule,
                               loss_objective(model, x, y, 3))
     assert torch.linalg.norm(fo.scores - a_real) < 0.05 * torch.linalg.norm(a_real)
@@ -154,6 +155,68 @@ def test_minibatch_order_is_shared_and_leave_one_out_masks_only_the_unit():
     b = weighted_descent(model, theta0, x2, y, w, schedule)
     for name in a:
         torch.testing.assert_close(a[name], b[name])
+
+
+@pytest.mark.parametrize("batch_size, momentum", [(0, 0.0), (4, 0.7)])
+def test_stacked_replays_equal_one_by_one(batch_size, momentum):
+    """Every leave-one-out run in one stacked computation gives the numbers of retraining one after another,
+    with minibatches (a batch may lose all its rows), momentum, weight decay and a cosine decay."""
+    model, theta0, x, y = tiny(6, n=10)
+    cluster = torch.tensor([0, 0, 1, 1, 1, 2, 3, 3, 4, 4])
+    weights = torch.rand(10, dtype=x.dtype, generator=torch.Generator().manual_seed(1)) + 0.5
+    schedule = Schedule(steps=9, lr=0.4, momentum=momentum, weight_decay=0.01, decay="cosine",
+                        batch_size=batch_size, order_seed=2)
+    objective = loss_objective(model, x, y, 3)
+    one_by_one = leave_one_out(model, theta0, x, y, weights, cluster, range(5), schedule, objective, stack=1)
+    for stack in (0, 2):
+        stacked = leave_one_out(model, theta0, x, y, weights, cluster, range(5), schedule, objective, stack=stack)
+        torch.testing.assert_close(stacked[0], one_by_one[0], rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(stacked[1], one_by_one[1], rtol=1e-9, atol=1e-12)
+    assert one_by_one[1].abs().max() > 1e-3
+    runs = leave_one_out_weights(weights, cluster, [1, 3])
+    thetas = stacked_descent(model, theta0, x, y, runs, schedule)
+    for r in range(3):
+        want = weighted_descent(model, theta0, x, y, runs[r], schedule)
+        for name in want:
+            torch.testing.assert_close(thetas[name][r], want[name], rtol=1e-10, atol=1e-12)
+
+
+def test_mlp_stacked_forward_equals_vmap_and_any_model_stacks():
+    model, theta0, x, y = tiny(7, n=6)
+    stacked = {k: torch.stack([v, 2 * v, -v]) for k, v in theta0.items()}
+    want = torch.func.vmap(lambda p, xb: torch.func.functional_call(model, p, (xb,)), in_dims=(0, None))(stacked, x)
+    torch.testing.assert_close(MLP.stacked(stacked, x), want, rtol=1e-12, atol=1e-12)
+    torch.manual_seed(0)  # a model without a stacked forward goes through vmap
+    plain = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(5, 3)).double()
+    theta = {k: v.detach() for k, v in plain.named_parameters()}
+    runs = torch.tensor([[1.0] * 6, [0.0, 1, 1, 1, 1, 1], [2.0, 0, 1, 1, 0, 1]], dtype=x.dtype)
+    schedule = Schedule(steps=5, lr=0.3, momentum=0.5)
+    got = stacked_descent(plain, theta, x, y, runs, schedule)
+    for r in range(3):
+        for name, want_r in weighted_descent(plain, theta, x, y, runs[r], schedule).items():
+            torch.testing.assert_close(got[name][r], want_r, rtol=1e-10, atol=1e-12)
+
+
+def test_sample_gradients_count_the_kept_rows_of_every_batch():
+    weights = torch.tensor([1.0, 0.0, 2.0, 1.0, 1.0])
+    assert sample_gradients(weights, Schedule(steps=3, lr=0.1)) == 12
+    assert sample_gradients(torch.stack([weights, torch.ones(5)]), Schedule(steps=3, lr=0.1)) == 27
+    schedule = Schedule(steps=4, lr=0.1, batch_size=2, order_seed=0)
+    want = sum(int((weights[b] > 0).sum()) for b in schedule.batch_order(5))
+    assert sample_gradients(weights, schedule) == want and want < 8
+
+
+def test_compressed_schedule_keeps_the_sum_of_rates():
+    constant = Schedule(steps=100, lr=0.05, momentum=0.9)
+    assert sum(constant.compressed(10).lr_at(t) for t in range(10)) == pytest.approx(5.0, rel=1e-12)
+    schedule = Schedule(steps=100, lr=0.05, momentum=0.9, decay="cosine")
+    short = schedule.compressed(10)
+    assert short.steps == 10 and short.momentum == 0.9 and short.lr_at(9) < short.lr_at(0) / 10
+    total = sum(schedule.lr_at(t) for t in range(100))  # equal up to the sum's discretisation: one step's rate
+    assert abs(sum(short.lr_at(t) for t in range(10)) - total) < short.lr_at(0) / 2
+    assert schedule.compressed(0) == schedule and schedule.compressed(100) == schedule
+    with pytest.raises(ValueError, match="replay_steps"):
+        schedule.compressed(-1)
 
 
 def test_cluster_per_class_units_sum_to_n_and_medoids_are_members():

@@ -2,15 +2,18 @@
 
 Per seed (a seed draws :math:`\\theta_0` and, with minibatches, the batch order): the offline stage
 (:func:`~paperlib.datamodel.kernels.reverse_gradient_matching`, with the first-order baseline accumulated
-on the way), the online replays on the distilled synset and on the medoid-only synset, and the ground
-truth: real leave-one-cluster-out retraining from the same :math:`\\theta_0` with the same schedule.
+on the way), the online replays on the distilled synset and on the medoid-only synset (all leave-one-out
+runs of a synset stacked into one computation), and the ground truth: real leave-one-cluster-out
+retraining from the same :math:`\\theta_0` with the same schedule, one run after another. The functions take
+small recipes (:class:`DataRecipe`, :class:`ModelRecipe`, :class:`Replay`, and the kernels'
+:class:`~paperlib.datamodel.kernels.Schedule` and :class:`~paperlib.datamodel.kernels.Matching`).
 Narrated in notebooks/datamodel.py, "The experiment".
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -18,9 +21,9 @@ from scipy.stats import spearmanr
 from sklearn.cluster import KMeans
 
 from ..data.digits import digits
-from ..data.folders import image_folder
-from .kernels import (FirstOrder, Matching, Schedule, cluster_sizes, leave_one_out, loss_objective,
-                      reverse_gradient_matching, sample_losses, weighted_descent)
+from .full import folder_sets
+from .kernels import (FirstOrder, Matching, Schedule, cluster_sizes, leave_one_out, leave_one_out_weights,
+                      loss_objective, reverse_gradient_matching, sample_gradients, weighted_descent)
 from .models import make_model
 
 
@@ -67,6 +70,39 @@ def plant_noise(y: np.ndarray, cluster: np.ndarray, unit_class: np.ndarray, n_no
     return y_noisy, noisy
 
 
+@dataclass(frozen=True)
+class DataRecipe:
+    """The training set and its units: digits (or class folders at full scale), k-means clusters per class,
+    whole clusters relabelled as planted noise. ``n_train``/``n_test`` = 0 keep every sample."""
+
+    image_size: int
+    clusters_per_class: int
+    noisy_clusters: int
+    n_train: int = 0
+    n_test: int = 0
+    data_dir: str | None = None
+    eval_dir: str | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ModelRecipe:
+    """The target model (:func:`~paperlib.datamodel.models.make_model`)."""
+
+    arch: str
+    hidden: int = 64
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The online stage: ``steps`` replay steps (0: as many as the real schedule, at its rates; fewer steps
+    scale the rates, :meth:`~paperlib.datamodel.kernels.Schedule.compressed`) and ``stack`` leave-one-out runs
+    per stacked computation (0: all of them at once)."""
+
+    steps: int = 0
+    stack: int = 0
+
+
 @dataclass
 class Problem:
     """The training set split into units (clusters), with the planted noisy ones, and the evaluation set."""
@@ -95,42 +131,28 @@ class Problem:
         return self.y[self.medoid]
 
 
-def _folder_tensors(root: str, size: int, param: str) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    ds = image_folder(root, size, param=param)
-    xs, ys = zip(*[ds[i] for i in range(len(ds))])
-    return torch.stack(xs), torch.tensor(ys), list(ds.classes)
-
-
 def _subset(n_total: int, n: int, seed: int) -> np.ndarray:
     if n == 0 or n >= n_total:
         return np.arange(n_total)
     return np.sort(np.random.default_rng(seed).permutation(n_total)[:n])
 
 
-def make_problem(p: Any) -> Problem:
-    """Data, units and noise from the resolved parameters (digits unless ``p.data_root`` is given)."""
-    if p.data_root is None:
-        train, test = digits("train", p.image_size), digits("test", p.image_size)
+def make_problem(recipe: DataRecipe) -> Problem:
+    """Data, units and noise (the canonical digits unless ``recipe.data_dir`` is given)."""
+    if recipe.data_dir is None:
+        train, test = digits("train", recipe.image_size), digits("test", recipe.image_size)
         x, y, x_eval, y_eval, num_classes = train.x, train.y, test.x, test.y, 10
     else:
-        if p.eval_root is None:
-            raise ValueError("eval_root: a data_root run needs an evaluation folder (root/<class>/<image>)")
-        x, y, classes = _folder_tensors(p.data_root, p.image_size, "data_root")
-        x_eval, y_eval, eval_classes = _folder_tensors(p.eval_root, p.image_size, "eval_root")
-        unknown = sorted(set(eval_classes) - set(classes))
-        if unknown:
-            raise ValueError(f"eval_root: evaluation classes {unknown[:5]} are not among the training classes "
-                             f"of data_root ({len(classes)} classes)")
-        y_eval = torch.tensor([classes.index(eval_classes[int(c)]) for c in y_eval])
-        num_classes = len(classes)
-    keep = _subset(len(y), p.n_train, p.seed)
+        x, y, x_eval, y_eval, num_classes = folder_sets(recipe.data_dir, recipe.eval_dir, recipe.image_size)
+    keep = _subset(len(y), recipe.n_train, recipe.seed)
     x, y = x[keep], y[keep]
-    keep_eval = _subset(len(y_eval), p.eval_size, p.seed + 1)
+    keep_eval = _subset(len(y_eval), recipe.n_test, recipe.seed + 1)
     x_eval, y_eval = x_eval[keep_eval], y_eval[keep_eval]
     y_np = y.numpy()
-    cluster, medoid = cluster_per_class(x.flatten(1).numpy(), y_np, p.clusters_per_class, num_classes, p.seed)
+    cluster, medoid = cluster_per_class(x.flatten(1).numpy(), y_np, recipe.clusters_per_class, num_classes,
+                                        recipe.seed)
     unit_class = y_np[medoid]
-    y_noisy, noisy = plant_noise(y_np, cluster, unit_class, p.noisy_clusters, num_classes, p.seed)
+    y_noisy, noisy = plant_noise(y_np, cluster, unit_class, recipe.noisy_clusters, num_classes, recipe.seed)
     return Problem(x, torch.from_numpy(y_noisy), y, torch.from_numpy(cluster), torch.from_numpy(medoid),
                    noisy.tolist(), x_eval, y_eval, num_classes)
 
@@ -145,11 +167,6 @@ def gt_units(problem: Problem, n: int, seed: int = 0) -> list[int]:
 
 
 # --------------------------------------------------------------------------------------------- one seed
-def schedule_of(p: Any, seed: int) -> Schedule:
-    return Schedule(steps=p.steps, lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay, decay=p.decay,
-                    batch_size=p.batch_size, order_seed=seed)
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -161,19 +178,24 @@ def accuracy_of(model, params, x, y) -> float:
         return float((functional_call(model, params, (x,)).argmax(1) == y).float().mean())
 
 
-def run_seed(problem: Problem, p: Any, seed: int, units: list[int], device: torch.device) -> dict[str, Any]:
-    """Offline stage, online replays (DDM and medoid-only) and ground truth for one :math:`\\theta_0`."""
+def run_seed(problem: Problem, model_recipe: ModelRecipe, schedule: Schedule, matching: Matching, replay: Replay,
+             seed: int, units: Sequence[int], device: torch.device) -> dict[str, Any]:
+    """Offline stage, online replays (DDM and medoid-only) and ground truth for one :math:`\\theta_0`.
+
+    ``seed`` draws :math:`\\theta_0`, the batch order and the matching's member draws. Besides the attribution
+    matrices, the result counts each side's per-sample gradients (``grads_*``, the machine-independent cost)
+    and times it (``time_*_s``, this machine's wall clock, reported, never judged).
+    """
     x, y = problem.x.to(device), problem.y.to(device)
     cluster, sizes = problem.cluster.to(device), problem.sizes.to(device)
     x_eval, y_eval = problem.x_eval.to(device), problem.y_eval.to(device)
     y_syn = problem.y_unit.to(device)
     s0 = x[problem.medoid.to(device)]
-    model = make_model(p.arch, tuple(x.shape[1:]), problem.num_classes, p.hidden, seed).to(device)
+    model = make_model(model_recipe.arch, tuple(x.shape[1:]), problem.num_classes, model_recipe.hidden,
+                       seed).to(device)
     theta0 = {k: v.detach() for k, v in model.named_parameters()}
-    schedule = schedule_of(p, seed)
-    low, high = float(x.min()), float(x.max())
-    matching = Matching(every=p.match_every, inner_steps=p.match_steps, lr=p.syn_lr, l2_weight=p.l2_weight,
-                        low=low, high=high, samples=p.match_samples, seed=seed)
+    schedule = replace(schedule, order_seed=seed)
+    matching = replace(matching, low=float(x.min()), high=float(x.max()), seed=seed)
     objective = loss_objective(model, x_eval, y_eval, problem.num_classes)
     first_order = FirstOrder(model, x_eval, y_eval, sizes)
 
@@ -181,26 +203,31 @@ def run_seed(problem: Problem, p: Any, seed: int, units: list[int], device: torc
     distilled = reverse_gradient_matching(model, theta0, x, y, cluster, s0, y_syn, schedule, matching, first_order)
     _sync(device); t_offline = time.perf_counter() - t0
 
-    replay = schedule.full_batch()
+    replayed = schedule.full_batch().compressed(replay.steps)
     all_units = torch.arange(problem.K, device=device)
     w_syn = sizes.to(x.dtype)
     _sync(device); t0 = time.perf_counter()
-    _, a_ddm = leave_one_out(model, theta0, distilled.s, y_syn, w_syn, all_units, units, replay, objective)
+    _, a_ddm = leave_one_out(model, theta0, distilled.s, y_syn, w_syn, all_units, units, replayed, objective,
+                             stack=replay.stack)
     _sync(device); t_replay = time.perf_counter() - t0
-    _, a_med = leave_one_out(model, theta0, s0, y_syn, w_syn, all_units, units, replay, objective)
+    _, a_med = leave_one_out(model, theta0, s0, y_syn, w_syn, all_units, units, replayed, objective,
+                             stack=replay.stack)
+    w_real = torch.ones_like(y, dtype=x.dtype)
     _sync(device); t0 = time.perf_counter()
-    m_real, a_gt = leave_one_out(model, theta0, x, y, torch.ones_like(y, dtype=x.dtype), cluster, units,
-                                 schedule, objective)
+    m_real, a_gt = leave_one_out(model, theta0, x, y, w_real, cluster, units, schedule, objective, stack=1)
     _sync(device); t_real = time.perf_counter() - t0
 
-    theta_ddm = weighted_descent(model, theta0, distilled.s, y_syn, w_syn, replay)
-    theta_med = weighted_descent(model, theta0, s0, y_syn, w_syn, replay)
-    rows = torch.tensor(units, device=device)
+    theta_ddm = weighted_descent(model, theta0, distilled.s, y_syn, w_syn, replayed)
+    theta_med = weighted_descent(model, theta0, s0, y_syn, w_syn, replayed)
+    rows = torch.tensor(list(units), device=device)
     return {
         "seed": seed, "units": list(units),
         "A_ddm": a_ddm.double().cpu(), "A_medoid": a_med.double().cpu(), "A_gt": a_gt.double().cpu(),
         "A_first_order": first_order.scores[rows].double().cpu(),
-        "time_offline": t_offline, "time_replay": t_replay, "time_real": t_real,
+        "grads_offline": distilled.overhead,
+        "grads_replay": sample_gradients(leave_one_out_weights(w_syn, all_units, units), replayed),
+        "grads_real": sample_gradients(leave_one_out_weights(w_real, cluster, units), schedule),
+        "time_offline_s": t_offline, "time_replay_s": t_replay, "time_real_s": t_real,
         "acc_real": accuracy_of(model, distilled.params, x_eval, y_eval),
         "acc_replay_ddm": accuracy_of(model, theta_ddm, x_eval, y_eval),
         "acc_replay_medoid": accuracy_of(model, theta_med, x_eval, y_eval),
@@ -245,12 +272,16 @@ def seed_metrics(result: dict[str, Any], noisy: list[int]) -> dict[str, float]:
     return out
 
 
-def noise_floor(results: list[dict[str, Any]]) -> float:
-    """Mean Spearman between the ground truths of different seeds (same units, different :math:`\\theta_0`)."""
-    pairs = [spearman(a["A_gt"], b["A_gt"]) for i, a in enumerate(results) for b in results[i + 1:]]
-    return float(np.mean(pairs)) if pairs else float("nan")
+def retraining_agreement(results: list[dict[str, Any]]) -> list[float]:
+    """The noise floor, per seed: Spearman of seed ``i``'s ground truth with real retraining from the next
+    seed's :math:`\\theta_0` (cyclically): how well an exact leave-one-out from another initialisation agrees
+    with this one. Needs two seeds or more."""
+    if len(results) < 2:
+        raise ValueError("seeds: the retraining noise floor needs at least 2 initialisations")
+    return [spearman(results[(i + 1) % len(results)]["A_gt"], r["A_gt"]) for i, r in enumerate(results)]
 
 
-def speedup(result: dict[str, Any]) -> float:
-    """Wall-time ratio of the same leave-one-out runs: real retraining / replay on the synset."""
-    return result["time_real"] / result["time_replay"]
+def counted_cost(result: dict[str, Any]) -> float:
+    """Per-sample gradients of DDM (the matching's overhead offline plus every replay) over those of real
+    retraining for the same leave-one-out runs."""
+    return (result["grads_offline"] + result["grads_replay"]) / result["grads_real"]

@@ -90,3 +90,25 @@ def matching_curve(results: list[dict[str, Any]]) -> plt.Figure:
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def recorded_benchmark(size: str = "cpu", device: str = "cpu") -> str:
+    """The last recorded run of ``benchmarks/datamodel.py`` as a Markdown table (read from its JSON record)."""
+    import json
+
+    from ..core.bench import bench_dir
+
+    path = bench_dir() / f"datamodel.{size}-{device}.json"
+    if not path.is_file():
+        return f"*No recorded benchmark run: `python benchmarks/datamodel.py --size {size}` records one.*"
+    record = json.loads(path.read_text())
+    prov = record["provenance"]
+    rows = ["| N | runs | real, one by one (s) | real, stacked (s) | synset, one by one (s) | synset, stacked (s) "
+            "| speedup | counted bound N/K |", "|---|---|---|---|---|---|---|---|"]
+    for r in record["rows"]:
+        rows.append(f"| {r['N']} | {r['runs']} | {r['real_one_by_one_s']:.2f} | {r['real_stacked_s']:.2f} | "
+                    f"{r['synset_one_by_one_s']:.2f} | {r['synset_stacked_s']:.3f} | {r['speedup']:.1f}x | "
+                    f"{r['counted_ratio']:.0f}x |")
+    rows.append(f"\nRecorded {prov['date']} on {prov['device_name']} ({prov['threads']} thread(s)), commit "
+                f"`{(prov.get('commit') or 'unknown')[:10]}`; CPU seconds of the benchmark's process.")
+    return "\n".join(rows)

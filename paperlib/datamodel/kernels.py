@@ -69,6 +69,19 @@ class Schedule:
         """The replay schedule: the same steps and rates, every synthetic sample in every step."""
         return replace(self, batch_size=0)
 
+    def compressed(self, steps: int) -> "Schedule":
+        """The same schedule in ``steps`` steps (0: unchanged), each rate scaled by ``self.steps / steps``.
+
+        :math:`\\sum_t\\eta_t`, how far first-order dynamics travel, stays the same; the decay keeps its shape
+        and momentum and weight decay their values. The short replay of a long minibatch schedule: without it
+        the synset replay repeats every real step and costs as many steps as retraining.
+        """
+        if steps < 0:
+            raise ValueError(f"replay_steps: expected an integer >= 0, got {steps!r}")
+        if steps == 0 or steps == self.steps:
+            return self
+        return replace(self, steps=steps, lr=self.lr * self.steps / steps)
+
     def batch_order(self, n: int) -> list[torch.Tensor] | None:
         """Indices of each step's batch (epoch-wise permutations of ``range(n)``), or None for full batch."""
         if self.batch_size == 0 or self.batch_size >= n:
@@ -149,6 +162,20 @@ def matching_distance(g_syn: Mapping[str, torch.Tensor], g_real: Mapping[str, to
 
 
 # --------------------------------------------------------------------------------------------- training
+def _sgd_update(values: list[torch.Tensor], grads: Sequence[torch.Tensor], momentum: list[torch.Tensor],
+                schedule: Schedule, t: int) -> None:
+    """torch.optim.SGD's update (coupled weight decay, momentum), in place on the list of tensors at once."""
+    with torch.no_grad():
+        grads = list(grads)
+        if schedule.weight_decay:
+            torch._foreach_add_(grads, values, alpha=schedule.weight_decay)
+        if schedule.momentum:
+            torch._foreach_mul_(momentum, schedule.momentum)
+            torch._foreach_add_(momentum, grads)
+            grads = momentum
+        torch._foreach_add_(values, grads, alpha=-schedule.lr_at(t))
+
+
 def weighted_descent(model: nn.Module, params0: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
                      weights: torch.Tensor, schedule: Schedule,
                      on_step: Callable[[int, Params], None] | None = None) -> Params:
@@ -177,34 +204,93 @@ def weighted_descent(model: nn.Module, params0: Mapping[str, torch.Tensor], x: t
                 grads = torch.autograd.grad(loss, values)
             else:  # every sample of this batch was removed: only weight decay acts
                 grads = [torch.zeros_like(v) for v in values]
-        lr = schedule.lr_at(t)
-        with torch.no_grad():  # torch.optim.SGD's update, on the list of tensors at once
-            grads = list(grads)
-            if schedule.weight_decay:
-                torch._foreach_add_(grads, values, alpha=schedule.weight_decay)
-            if schedule.momentum:
-                torch._foreach_mul_(momentum, schedule.momentum)
-                torch._foreach_add_(momentum, grads)
-                grads = momentum
-            torch._foreach_add_(values, grads, alpha=-lr)
+        _sgd_update(values, grads, momentum, schedule, t)
     return clone_params(params)
+
+
+def stacked_descent(model: nn.Module, params0: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+                    weights: torch.Tensor, schedule: Schedule) -> Params:
+    """:func:`weighted_descent` for every row of ``weights: (R, B)`` at once: ``{name: (R, *shape)}``.
+
+    The R runs start from the same :math:`\\theta_0`, follow the same schedule and batches, and differ only in
+    their weights (leave-one-out: one unit zeroed per row). Their parameters are stacked and the model's forward
+    is vmapped over them (``torch.func.functional_call``; a model's own ``stacked(params, x)`` when it has one),
+    so one step is one pass over :math:`R\\times B` samples and one backward: the fixed cost of a step, which
+    dominates a replay on a few synthetic samples, is paid once instead of R times. Each run's loss depends only
+    on its own slice of the stack, so the gradient of their sum is every run's own gradient.
+    """
+    if weights.dim() != 2 or weights.shape[1] != len(y) or (weights < 0).any():
+        raise ValueError(f"weights: expected (runs, {len(y)}) non-negative values, got {tuple(weights.shape)}")
+    runs = len(weights)
+    order = schedule.batch_order(len(y))
+    params = {k: v.detach().unsqueeze(0).repeat(runs, *([1] * v.dim())).requires_grad_(True)
+              for k, v in params0.items()}
+    values = list(params.values())
+    momentum = [torch.zeros_like(v) for v in values]
+    forward = getattr(model, "stacked", None) or vmap(lambda p, xb: functional_call(model, p, (xb,)),
+                                                       in_dims=(0, None))
+
+    def shares(w: torch.Tensor) -> torch.Tensor:  # each run's weights over its batch, 0 where it kept none
+        total = w.sum(1, keepdim=True)
+        return torch.where(total > 0, w / total.clamp_min(torch.finfo(w.dtype).tiny), torch.zeros_like(w))
+
+    full = shares(weights.to(x.dtype)) if order is None else None
+    targets = y.repeat(runs) if order is None else None
+    for t in range(schedule.steps):
+        idx = slice(None) if order is None else order[t].to(x.device)
+        share = full if order is None else shares(weights[:, idx].to(x.dtype))  # (R, b)
+        with torch.enable_grad():
+            logits = forward(params, x[idx])                     # (R, b, classes)
+            target = targets if order is None else y[idx].repeat(runs)
+            losses = F.cross_entropy(logits.flatten(0, 1), target, reduction="none")
+            grads = torch.autograd.grad((share * losses.view(runs, -1)).sum(), values)
+        _sgd_update(values, grads, momentum, schedule, t)
+    return clone_params(params)
+
+
+def leave_one_out_weights(weights: torch.Tensor, unit: torch.Tensor, units: Sequence[int]) -> torch.Tensor:
+    """The weights of the leave-one-out runs, ``(1 + len(units), B)``: row 0 keeps every unit, row ``r`` zeroes
+    ``units[r - 1]``."""
+    return torch.stack([weights] + [torch.where(unit == k, torch.zeros_like(weights), weights) for k in units])
 
 
 def leave_one_out(model: nn.Module, params0: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
                   weights: torch.Tensor, unit: torch.Tensor, units: Sequence[int], schedule: Schedule,
-                  objective: Objective) -> tuple[torch.Tensor, torch.Tensor]:
+                  objective: Objective, stack: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Leave-one-unit-out by retraining: ``(M(theta), A)`` with :math:`A_{k,j}=M(\\theta_{-k};z_j)-M(\\theta;z_j)`.
 
     ``unit: (B,)`` says which unit each training row belongs to; row ``r`` of ``A: (len(units), J)`` removes
     ``units[r]``. On the synset ``unit = arange(K)`` and ``weights = n``; on the real data ``unit`` is the
     cluster id and ``weights = 1`` (the ground truth). Larger loss after removal (A > 0) means the unit helped.
+    ``stack`` runs share one :func:`stacked_descent` (0: all of them; 1: one after another with
+    :func:`weighted_descent`); the numbers are the same either way, up to float rounding.
     """
-    full = objective(weighted_descent(model, params0, x, y, weights, schedule)).detach()
-    rows = []
-    for k in units:
-        w = torch.where(unit == k, torch.zeros_like(weights), weights)
-        rows.append(objective(weighted_descent(model, params0, x, y, w, schedule)).detach() - full)
-    return full, torch.stack(rows) if rows else full.new_zeros((0, full.numel()))
+    if stack < 0:
+        raise ValueError(f"stack: expected an integer >= 0, got {stack!r}")
+    runs = leave_one_out_weights(weights, unit, units)
+    size = len(runs) if stack == 0 else stack
+    measured = []
+    for i in range(0, len(runs), size):
+        chunk = runs[i:i + size]
+        if len(chunk) == 1:
+            thetas = [weighted_descent(model, params0, x, y, chunk[0], schedule)]
+        else:
+            stacked = stacked_descent(model, params0, x, y, chunk, schedule)
+            thetas = [{k: v[r] for k, v in stacked.items()} for r in range(len(chunk))]
+        measured += [objective(theta).detach() for theta in thetas]
+    full = measured[0]
+    return full, torch.stack(measured[1:]) - full if len(measured) > 1 else full.new_zeros((0, full.numel()))
+
+
+def sample_gradients(weights: torch.Tensor, schedule: Schedule) -> int:
+    """Per-sample gradients that trainings with ``weights: (B,)`` or ``(R, B)`` evaluate under ``schedule``:
+    the rows of nonzero weight in each step's batch, summed over steps and runs (the counted cost of
+    retraining, independent of the machine)."""
+    kept = (weights > 0).reshape(-1, weights.shape[-1])
+    order = schedule.batch_order(kept.shape[1])
+    if order is None:
+        return int(kept.sum()) * schedule.steps
+    return sum(int(kept[:, b.to(kept.device)].sum()) for b in order)
 
 
 def loss_objective(model: nn.Module, x_eval: torch.Tensor, y_eval: torch.Tensor,
@@ -224,13 +310,13 @@ def loss_objective(model: nn.Module, x_eval: torch.Tensor, y_eval: torch.Tensor,
 # --------------------------------------------------------------------------------------------- offline
 @dataclass(frozen=True)
 class Matching:
-    """Reverse gradient matching: every ``every`` real steps, ``inner_steps`` Adam steps of lr ``lr`` on S.
+    """Reverse gradient matching: every ``every`` real steps, ``steps`` Adam steps of lr ``lr`` on S.
 
-    ``inner_steps=0`` only measures the distance (the synset is then the medoid-only baseline).
+    ``steps=0`` only measures the distance (the synset is then the medoid-only baseline).
     """
 
     every: int = 5
-    inner_steps: int = 3
+    steps: int = 3
     lr: float = 0.05
     l2_weight: float = 1.0
     low: float = 0.0
@@ -289,6 +375,7 @@ class Distilled:
     sizes: torch.Tensor    # (K,) n_k, summing to N
     params: Params         # theta_T of the real run
     distance: list[float]  # mean matching distance at each checkpoint, before its inner steps
+    overhead: int          # per-sample gradients the matching added to the real run (a double backward counts 2)
 
 
 def reverse_gradient_matching(model: nn.Module, params0: Mapping[str, torch.Tensor], x: torch.Tensor,
@@ -298,7 +385,7 @@ def reverse_gradient_matching(model: nn.Module, params0: Mapping[str, torch.Tens
     """Train the target model on the real data and distil the synset on the way (the offline stage).
 
     At :math:`t\\in\\mathcal T=\\{0,\\tau,2\\tau,\\dots\\}`: :math:`\\bar g_k(\\theta_t)` for every cluster, then
-    ``inner_steps`` Adam steps on :math:`\\sum_k d(\\nabla_\\theta\\ell(s_k,y_k;\\theta_t),\\bar g_k(\\theta_t))`,
+    ``steps`` Adam steps on :math:`\\sum_k d(\\nabla_\\theta\\ell(s_k,y_k;\\theta_t),\\bar g_k(\\theta_t))`,
     then :math:`s` is clamped to the data range. The real run itself is unchanged by the matching.
     With ``matching.samples = m > 0`` each :math:`\bar g_k` is estimated from m random members (full scale).
     ``x: (N, ...)``, ``cluster: (N,)``, ``s0: (K, ...)``, ``y_syn: (K,)``.
@@ -310,6 +397,7 @@ def reverse_gradient_matching(model: nn.Module, params0: Mapping[str, torch.Tens
     s = s0.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([s], lr=matching.lr, eps=matching.eps)
     distance: list[float] = []
+    overhead = [0]
     generator = torch.Generator().manual_seed(matching.seed)
 
     def on_step(t: int, params: Params) -> None:
@@ -318,14 +406,15 @@ def reverse_gradient_matching(model: nn.Module, params0: Mapping[str, torch.Tens
         theta = {k: v.detach() for k, v in params.items()}
         rows = subsample_clusters(cluster, matching.samples, generator)
         g_real = cluster_mean_grads(model, theta, x[rows], y[rows], cluster[rows], K)
+        overhead[0] += len(rows) + (2 * K * matching.steps if matching.steps else K)
         if first_order is not None:
             first_order.add(theta, g_real, matching.every * schedule.lr_at(t))
-        for step in range(max(1, matching.inner_steps)):
+        for step in range(max(1, matching.steps)):
             with torch.enable_grad():
                 d = matching_distance(per_sample_grads(model, theta, s, y_syn), g_real, matching.l2_weight)
             if step == 0:  # the mismatch the synset arrives with at this checkpoint
                 distance.append(float(d.detach().mean()))
-            if matching.inner_steps == 0:
+            if matching.steps == 0:
                 break
             opt.zero_grad(set_to_none=True)
             d.sum().backward()
@@ -335,4 +424,4 @@ def reverse_gradient_matching(model: nn.Module, params0: Mapping[str, torch.Tens
 
     final = weighted_descent(model, params0, x, y, torch.ones(len(y), dtype=x.dtype, device=x.device), schedule,
                              on_step=on_step)
-    return Distilled(s.detach(), y_syn.clone(), sizes, final, distance)
+    return Distilled(s.detach(), y_syn.clone(), sizes, final, distance, overhead[0])

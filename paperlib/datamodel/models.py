@@ -23,6 +23,16 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(torch.tanh(self.fc1(x.flatten(1))))
 
+    @staticmethod
+    def stacked(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """R stacked copies of the weights (``{name: (R, *shape)}``) on one shared batch: logits ``(R, B, classes)``.
+
+        The same numbers as ``vmap`` over :meth:`forward`, with one product per layer for all copies (the first
+        layer's input is shared); :func:`~paperlib.datamodel.kernels.stacked_descent` uses it when present.
+        """
+        h = torch.tanh(torch.einsum("bi,roi->rbo", x.flatten(1), params["fc1.weight"]) + params["fc1.bias"][:, None])
+        return torch.einsum("rbi,roi->rbo", h, params["fc2.weight"]) + params["fc2.bias"][:, None]
+
 
 def resnet18_gn(num_classes: int, in_channels: int = 3) -> nn.Module:
     """torchvision's ResNet-18 with GroupNorm(32) in place of BatchNorm (the card's pitfall), no in-place ReLU."""
