@@ -15,7 +15,7 @@ from torch import nn
 from ..core.train import accuracy, batches, fit
 from ..core.seeding import seed_everything
 from ..data.digits import digits
-from ..data.domains import source_train
+from ..data.domains import restyle, source_train
 from .cache import cached_model
 from .classifier import SmallCNN, random_shift
 from .clip import captions, class_text_embeddings, clip_loss, make_tiny_clip, tokenizer, ZeroShotClassifier
@@ -58,11 +58,25 @@ def recipe(name: str, scale: str) -> dict[str, Any]:
     return dict(RECIPES[name]["cpu" if scale == "full" else scale], image_size=16)
 
 
-def create(name: str, scale: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """The cached zoo model ``name`` at ``scale`` (trained on first use) and its recorded facts."""
+#: recipe fields a variant may set beyond the scale's recipe, per model (a variant is a cache entry of its own)
+VARIANT_FIELDS: dict[str, tuple[str, ...]] = {"tiny_clip": ("domains",)}
+
+
+def create(name: str, scale: str = "cpu", **variant: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """The cached zoo model ``name`` at ``scale`` (trained on first use) and its recorded facts.
+
+    ``variant`` overrides fields of the scale's recipe (models listed in ``VARIANT_FIELDS`` only), e.g.
+    ``create("tiny_clip", "cpu", domains=["source", "photo"])``."""
     if name not in _REGISTRY:
         raise ValueError(f"model: expected one of {list_models()}, got {name!r}")
-    return _REGISTRY[name](scale)
+    if not variant:
+        return _REGISTRY[name](scale)
+    allowed = set(RECIPES[name]["smoke"]) | set(VARIANT_FIELDS.get(name, ()))
+    unknown = sorted(set(variant) - allowed) if name in VARIANT_FIELDS else sorted(variant)
+    if unknown:
+        raise ValueError(f"model {name!r}: no variant field(s) {unknown}; allowed: {sorted(allowed)}"
+                         if name in VARIANT_FIELDS else f"model {name!r} has no variants, got {unknown}")
+    return _REGISTRY[name](scale, **variant)
 
 
 @register("classifier")
@@ -85,13 +99,17 @@ def classifier(scale: str) -> tuple[nn.Module, dict[str, Any]]:
 
 
 @register("tiny_clip")
-def tiny_clip(scale: str) -> tuple[nn.Module, dict[str, Any]]:
-    """open_clip ``CLIP`` (tiny ViT and text transformer) trained contrastively on digit captions."""
-    r = recipe("tiny_clip", scale)
+def tiny_clip(scale: str, **variant: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """open_clip ``CLIP`` (tiny ViT and text transformer) trained contrastively on digit captions.
+
+    By default on the source domain's train split; a variant's ``domains`` trains it on that split rendered in
+    each of these data-kit styles (``font``: rendered glyphs) instead, e.g. a CLIP that has seen more than the
+    classifiers trained on the source."""
+    r = {**recipe("tiny_clip", scale), **variant}
 
     def train(model: nn.Module) -> dict[str, Any]:
         gen = seed_everything(r["seed"])
-        x, y = source_train(r["image_size"])
+        x, y = _training_images(r.get("domains", ["source"]), r["image_size"], r["seed"])
         tok = tokenizer()
         opt = torch.optim.AdamW(model.parameters(), lr=r["lr"], weight_decay=0.1)
         fit(model, batches(x, y, r["batch_size"], r["seed"]),
@@ -102,6 +120,14 @@ def tiny_clip(scale: str) -> tuple[nn.Module, dict[str, Any]]:
         return {"val_zero_shot_accuracy": accuracy(head, xv, yv)}
 
     return cached_model("tiny_clip", r, make_tiny_clip, train)
+
+
+def _training_images(domains, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The source train split rendered in each of ``domains`` (data-kit styles), concatenated."""
+    grey = digits("train", size, channels=1)
+    parts = [source_train(size) if d == "source" else restyle(d, grey.x, grey.y, size, seed + k)
+             for k, d in enumerate(domains)]
+    return torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts])
 
 
 @register("ddpm")
