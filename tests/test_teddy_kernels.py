@@ -5,12 +5,14 @@ import math
 
 import pytest
 import torch
+from torch.nn.functional import cross_entropy as F_cross_entropy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paperlib.teddy import (ConvNet, SavedBytes, classifier_loss, cosine_distance, dot_distance, gradient_match,
-                            prune_channels, taylor_grad, taylor_objective, teddy_grad, trajectory, unrolled_grad,
-                            unrolled_objective, weights_of)
+from paperlib.teddy import (MAX_GRAPH_IMAGES, ConvNet, FlopCount, SavedBytes, bn_statistics_loss, classifier_loss,
+                            cosine_distance, dot_distance, flops_of, gradient_match, jittered, prune_channels,
+                            taylor_grad, taylor_objective, teddy_grad, trajectory, unrolled_grad, unrolled_objective,
+                            weights_of)
 from paperlib.teddy.kernels import channel_cosine_distance
 
 D64 = torch.float64
@@ -172,6 +174,65 @@ def test_prune_channels_zeroes_the_smallest_filters():
     assert set(masks) == {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias"}
     with pytest.raises(ValueError, match="prune ratio"):
         prune_channels(model, 1.0)
+
+
+def test_unrolled_synthetic_batch_and_the_whole_set_guard():
+    loss, theta0, xs, ys, xr, yr = quadratic_problem(n_syn=8)
+    gen = torch.Generator().manual_seed(0)
+    _, grad = unrolled_grad(loss, theta0, xs, ys, xr, yr, 1, 0.05, syn_batch=3, gen=gen)
+    assert (grad.abs().sum(1) > 0).sum() == 3  # one inner step on 3 images: only they get a gradient
+    again = unrolled_grad(loss, theta0, xs, ys, xr, yr, 1, 0.05, syn_batch=3, gen=torch.Generator().manual_seed(0))[1]
+    torch.testing.assert_close(again, grad)
+    torch.testing.assert_close(unrolled_grad(loss, theta0, xs, ys, xr, yr, 2, 0.05, syn_batch=8)[1],
+                               unrolled_grad(loss, theta0, xs, ys, xr, yr, 2, 0.05)[1])  # a full batch is all of S
+    big = torch.zeros(MAX_GRAPH_IMAGES // 4 + 1, 5, dtype=D64)
+    with pytest.raises(ValueError, match="unrolled_syn_batch: the unrolled baseline would hold all 1025 synthetic "
+                                         "images x K=4 steps in one graph"):
+        unrolled_objective(loss, theta0, big, torch.zeros(len(big), dtype=D64), xr, yr, 4, 0.1)
+
+
+def test_flop_count_counts_matmuls_through_double_backward():
+    a = torch.randn(4, 5, dtype=D64, requires_grad=True)
+    b = torch.randn(5, 3, dtype=D64)
+    with FlopCount() as count:
+        (a @ b).sum()
+    assert count.total == 2 * 4 * 5 * 3
+    _, loss, theta, x, y, xr, yr = small_convnet_problem()
+    forward = flops_of(lambda: loss(theta, x, y))
+    one, two, three = (flops_of(lambda k=k: unrolled_grad(loss, theta, x, y, xr, yr, k, 0.1)) for k in (1, 2, 3))
+    assert forward > 0 and three - two == two - one > 3 * forward  # each inner step: forward, backward, and back
+    real = {c: xr[yr == c] for c in range(3)}
+    assert flops_of(lambda: teddy_grad(loss, theta, x, y, real)) > 3 * forward
+
+
+def test_bn_statistics_loss_matches_a_hand_computation():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3, padding=1), torch.nn.BatchNorm2d(3), torch.nn.ReLU(),
+                                torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 2)).double().eval()
+    model[1].running_mean.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    model[1].running_var.copy_(torch.tensor([1.5, 0.5, 2.0]))
+    theta = weights_of(model)
+    x = torch.rand(5, 1, 4, 4, dtype=D64, requires_grad=True)
+    y = torch.tensor([0, 1, 1, 0, 1])
+    got = bn_statistics_loss(model, theta, x, y, bn_weight=0.7)
+    h = model[0](x)
+    mean, var = h.mean((0, 2, 3)), h.var((0, 2, 3), unbiased=False)
+    want = F_cross_entropy(model(x), y) + 0.7 * ((mean - model[1].running_mean).norm()
+                                                  + (var - model[1].running_var).norm())
+    torch.testing.assert_close(got, want)
+    assert torch.autograd.grad(got, x)[0].abs().sum() > 0
+    with pytest.raises(ValueError, match="needs a network with batch-norm layers"):
+        bn_statistics_loss(ConvNet(1, 4, 3), weights_of(ConvNet(1, 4, 3)), torch.rand(2, 1, 8, 8), torch.tensor([0, 1]),
+                           0.1)
+
+
+def test_jitter_rolls_and_flips_the_batch_by_a_seeded_draw():
+    x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).view(2, 1, 4, 4)
+    views = [jittered(x, 1, torch.Generator().manual_seed(s)) for s in range(8)]
+    assert all(torch.equal(v.sort(dim=-1).values.flatten().sort().values, x.flatten().sort().values) for v in views)
+    assert len({tuple(v.flatten().tolist()) for v in views}) > 1
+    torch.testing.assert_close(jittered(x, 1, torch.Generator().manual_seed(3)), views[3])
+    assert torch.equal(jittered(x, 0, torch.Generator()), x)
 
 
 def test_bad_K_is_a_clear_error():

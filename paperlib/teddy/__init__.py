@@ -2,18 +2,25 @@
 
 Narrated in notebooks/teddy.py.
 """
-from .data import FolderData, TensorData, load_real
-from .experiment import (METHODS, Comparison, Distilled, compare_methods, cost_sweep, taylor_agreement, distill_teddy, distill_unrolled, evaluate_set, init_synthetic,
-                         heldout_accuracy, train_on_set)
-from .kernels import (DISTANCES, SavedBytes, classifier_loss, cosine_distance, dot_distance, gradient_match,
-                      inner_step, taylor_grad, taylor_objective, teddy_grad, trajectory, unrolled_grad,
-                      unrolled_objective, weights_of)
+from .cost import FlopCount, SavedBytes, cost_sweep, flops_of
+from .data import TensorData, load_real
+from .distill import (OBJECTIVES, Distilled, TeddyRecipe, UnrolledRecipe, distill_teddy, distill_unrolled,
+                      init_synthetic, jittered)
+from .experiment import (METHODS, Comparison, EvalRecipe, UnrolledPlan, compare_methods, evaluate_set,
+                         heldout_accuracy, iteration_flops, plan_unrolled, stream, taylor_agreement, train_on_set)
+from .full import FolderData, load_folders
+from .kernels import (DISTANCES, MAX_GRAPH_IMAGES, bn_statistics_loss, classifier_loss, cosine_distance,
+                      dot_distance, gradient_match, inner_step, taylor_grad, taylor_objective, teddy_grad, trajectory,
+                      unrolled_grad, unrolled_objective, weights_of)
 from .models import ARCHS, ConvNet, make_model, prune_channels
 from .params import SCHEMA
-from .pool import POOL_KINDS, Pool, build_pools
+from .pool import POOL_KINDS, Pool, PoolRecipe, build_pools
 
-__all__ = ["FolderData", "TensorData", "load_real", "METHODS", "Comparison", "compare_methods", "taylor_agreement", "Distilled", "cost_sweep", "distill_teddy", "distill_unrolled",
-           "evaluate_set", "init_synthetic", "heldout_accuracy", "train_on_set", "DISTANCES", "SavedBytes",
-           "classifier_loss", "cosine_distance", "dot_distance", "gradient_match", "inner_step", "taylor_grad",
-           "taylor_objective", "teddy_grad", "trajectory", "unrolled_grad", "unrolled_objective", "weights_of",
-           "ARCHS", "ConvNet", "make_model", "prune_channels", "SCHEMA", "POOL_KINDS", "Pool", "build_pools"]
+__all__ = ["FlopCount", "SavedBytes", "cost_sweep", "flops_of", "TensorData", "load_real", "OBJECTIVES", "Distilled",
+           "TeddyRecipe", "UnrolledRecipe", "distill_teddy", "distill_unrolled", "init_synthetic", "jittered",
+           "METHODS", "Comparison", "EvalRecipe", "UnrolledPlan", "compare_methods", "evaluate_set",
+           "heldout_accuracy", "iteration_flops", "plan_unrolled", "stream", "taylor_agreement", "train_on_set",
+           "FolderData", "load_folders", "DISTANCES", "MAX_GRAPH_IMAGES", "bn_statistics_loss", "classifier_loss",
+           "cosine_distance", "dot_distance", "gradient_match", "inner_step", "taylor_grad", "taylor_objective",
+           "teddy_grad", "trajectory", "unrolled_grad", "unrolled_objective", "weights_of", "ARCHS", "ConvNet",
+           "make_model", "prune_channels", "SCHEMA", "POOL_KINDS", "Pool", "PoolRecipe", "build_pools"]

@@ -15,6 +15,8 @@ dict of tensors (``torch.func.functional_call`` style), :math:`\\alpha` the inne
 * The matching loss used in practice: :math:`\\sum_c D(g_{B_c}(\\theta), g_{\\mathcal S_c}(\\theta))`
   at a model :math:`\\theta` drawn from the weak pool, with :math:`D` the negative inner product or a
   layer-wise :math:`1-\\cos`.
+* The large-scale surrogate (:func:`bn_statistics_loss`): cross-entropy plus the distance of the synthetic
+  batch's feature statistics to a pool model's batch-norm running statistics.
 
 Only torch here: no data, no metrics. Narrated in notebooks/teddy.py, "The method".
 """
@@ -65,24 +67,44 @@ def inner_step(loss: LossFn, theta: Theta, x_syn: Tensor, y_syn: Tensor, alpha: 
     return out if create_graph else {k: v.detach() for k, v in out.items()}
 
 
+#: Synthetic images times inner steps that one unrolled graph may hold before a synthetic batch is required.
+MAX_GRAPH_IMAGES = 4096
+
+
 def unrolled_objective(loss: LossFn, theta0: Theta, x_syn: Tensor, y_syn: Tensor, x_real: Tensor,
-                       y_real: Tensor, K: int, alpha: float) -> Tensor:
+                       y_real: Tensor, K: int, alpha: float, syn_batch: int = 0,
+                       gen: torch.Generator | None = None) -> Tensor:
     """:math:`\\mathcal L_{\\mathcal T}(\\theta_K(\\mathcal S))` with the :math:`K` inner SGD steps from
-    :math:`\\theta_0` kept in one graph (the bi-level baseline). ``x_syn: (N_s, ...)``, returns a scalar."""
+    :math:`\\theta_0` kept in one graph (the bi-level baseline). ``x_syn: (N_s, ...)``, returns a scalar.
+
+    Each inner step uses ``syn_batch`` synthetic images drawn from ``gen`` (0: all of them), so the graph holds
+    :math:`K\\times` ``syn_batch`` images; the whole set in one :math:`K`-step graph is refused above
+    :data:`MAX_GRAPH_IMAGES` image-steps (it is what exhausts a GPU at ImageNet scale).
+    """
     if K < 1:
         raise ValueError(f"K: expected an integer >= 1, got {K!r}")
+    n = len(x_syn)
+    if syn_batch == 0 and n * K > MAX_GRAPH_IMAGES:
+        raise ValueError(f"unrolled_syn_batch: the unrolled baseline would hold all {n} synthetic images x K={K} "
+                         f"steps in one graph (limit {MAX_GRAPH_IMAGES} image-steps); set unrolled_syn_batch to "
+                         f"the synthetic images per inner step (e.g. 100)")
     theta = _as_variables(theta0)
     for _ in range(K):
-        theta = inner_step(loss, theta, x_syn, y_syn, alpha, create_graph=True)
+        if 0 < syn_batch < n:
+            pick = torch.randperm(n, generator=gen)[:syn_batch].to(x_syn.device)
+            theta = inner_step(loss, theta, x_syn[pick], y_syn[pick], alpha, create_graph=True)
+        else:
+            theta = inner_step(loss, theta, x_syn, y_syn, alpha, create_graph=True)
     return loss(theta, x_real, y_real)
 
 
 def unrolled_grad(loss: LossFn, theta0: Theta, x_syn: Tensor, y_syn: Tensor, x_real: Tensor, y_real: Tensor,
-                  K: int, alpha: float) -> tuple[Tensor, Tensor]:
+                  K: int, alpha: float, syn_batch: int = 0,
+                  gen: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """:math:`\\nabla_{\\mathcal S}\\mathcal L_{\\mathcal T}(\\theta_K)` through the unrolled graph
     (back-propagation through all :math:`K` steps). Returns ``(objective, gradient like x_syn)``."""
     x = x_syn.detach().requires_grad_(True)
-    objective = unrolled_objective(loss, theta0, x, y_syn, x_real, y_real, K, alpha)
+    objective = unrolled_objective(loss, theta0, x, y_syn, x_real, y_real, K, alpha, syn_batch, gen)
     (grad,) = torch.autograd.grad(objective, x)
     return objective.detach(), grad
 
@@ -183,61 +205,31 @@ def teddy_grad(loss: LossFn, theta: Theta, x_syn: Tensor, y_syn: Tensor, real_by
     return total, grad
 
 
-class SavedBytes:
-    """Exact bytes held for backward, from ``torch.autograd.graph.saved_tensors_hooks``.
+def bn_statistics_loss(model: nn.Module, theta: Theta, x: Tensor, y: Tensor, bn_weight: float) -> Tensor:
+    """The large-scale surrogate at one pool model: :math:`\\mathrm{CE}(f_\\theta(x),y)+\\lambda_{BN}\\sum_l
+    \\big(\\|\\mu_l(x)-\\mu_l\\|_2+\\|\\sigma^2_l(x)-\\sigma^2_l\\|_2\\big)`.
 
-    Every tensor autograd saves is counted once per storage while any graph still holds it; ``peak``
-    is the largest total held at any moment inside the ``with`` block, ``total`` the sum ever saved.
+    :math:`\\mu_l(x),\\sigma^2_l(x)` are the per-channel mean and (biased) variance of the synthetic batch at
+    the input of batch-norm layer :math:`l`, :math:`\\mu_l,\\sigma^2_l` that layer's running statistics in
+    ``model`` (the pool model's, loaded into it; the model runs in eval mode, so BN normalises with them).
+    ``x: (B, C, H, W)`` -> scalar, differentiable in ``x``. A model without batch norm is an error.
     """
+    terms: list[Tensor] = []
 
-    def __init__(self) -> None:
-        self.live: dict[tuple, list] = {}
-        self.current = self.peak = self.total = 0
+    def hook(module: nn.modules.batchnorm._BatchNorm, inputs: tuple[Tensor, ...], _output: Tensor) -> None:
+        h = inputs[0]
+        dims = [0] + list(range(2, h.dim()))
+        terms.append(torch.linalg.vector_norm(h.mean(dims) - module.running_mean)
+                     + torch.linalg.vector_norm(h.var(dims, unbiased=False) - module.running_var))
 
-    class _Held:
-        __slots__ = ("tensor", "key", "owner")
-
-        def __init__(self, tensor: Tensor, key: tuple, owner: "SavedBytes"):
-            self.tensor, self.key, self.owner = tensor, key, owner
-
-        def __del__(self) -> None:
-            self.owner._release(self.key)
-
-    def _key(self, t: Tensor) -> tuple[tuple, int]:
-        try:
-            storage = t.untyped_storage()
-            return (t.device.type, storage.data_ptr()), storage.nbytes()
-        except (RuntimeError, NotImplementedError):  # tensors without a plain storage
-            return ("id", id(t)), t.numel() * t.element_size()
-
-    def _pack(self, t: Tensor) -> "SavedBytes._Held":
-        key, nbytes = self._key(t)
-        if key in self.live:
-            self.live[key][0] += 1
-        else:
-            self.live[key] = [1, nbytes]
-            self.current += nbytes
-            self.total += nbytes
-            self.peak = max(self.peak, self.current)
-        return SavedBytes._Held(t, key, self)
-
-    @staticmethod
-    def _unpack(held: "SavedBytes._Held") -> Tensor:
-        return held.tensor
-
-    def _release(self, key: tuple) -> None:
-        entry = self.live.get(key)
-        if entry is None:
-            return
-        entry[0] -= 1
-        if entry[0] == 0:
-            self.current -= entry[1]
-            del self.live[key]
-
-    def __enter__(self) -> "SavedBytes":
-        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
-        self._hooks.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._hooks.__exit__(*exc)
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not layers:
+        raise ValueError("distill_objective: 'bn_statistics' needs a network with batch-norm layers "
+                         f"(got {type(model).__name__}); use 'gradient'")
+    handles = [m.register_forward_hook(hook) for m in layers]
+    try:
+        logits = functional_call(model, {**dict(model.named_buffers()), **theta}, (x,))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return F.cross_entropy(logits, y) + bn_weight * torch.stack(terms).sum()

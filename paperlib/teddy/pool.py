@@ -1,7 +1,7 @@
 """Teddy's pre-cached pool of weak models, all generated from one base model.
 
 * Prior generation: checkpoints of the base model's own training run, taken early, before it
-  converges (``pool_size`` of them, every ``prior_every`` steps).
+  converges (``size`` of them, every ``every`` steps).
 * Post generation: the converged base model, structurally pruned (L1 channel masks, ratios
   ``prune_ratios``) and then fine-tuned briefly (``finetune_steps``).
 * For the ablation: a pool of freshly initialised models, and the converged base model alone.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 from torch import nn
@@ -51,6 +51,28 @@ class Pool:
         return self.thetas[m]
 
 
+@dataclass(frozen=True)
+class PoolRecipe:
+    """How the pools are made: the base model trained ``base_steps`` Adam steps of rate ``base_lr`` on batches of
+    ``base_batch_size``, ``size`` checkpoints every ``every`` steps, pruned copies at ``prune_ratios`` fine-tuned
+    ``finetune_steps`` steps at a tenth of the rate."""
+
+    size: int
+    every: int
+    base_steps: int
+    base_lr: float
+    prune_ratios: tuple[float, ...] = ()
+    finetune_steps: int = 0
+    base_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise ValueError(f"pool_size: expected an integer >= 1, got {self.size!r}")
+        if self.every * self.size > self.base_steps:
+            raise ValueError(f"pool: {self.size} checkpoints every {self.every} steps need base_steps >= "
+                             f"{self.every * self.size}, got {self.base_steps}")
+
+
 def buffers_of(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.named_buffers()}
 
@@ -59,20 +81,17 @@ def _ce(model: nn.Module, batch: tuple) -> torch.Tensor:
     return nn.functional.cross_entropy(model(batch[0]), batch[1])
 
 
-def build_pools(make: Callable[[], nn.Module], train_loader, *, pool_size: int, prior_every: int, base_steps: int,
-                prune_ratios: Sequence[float], finetune_steps: int, lr: float, seed: int,
-                device: torch.device, evaluate: Callable[[nn.Module], float] | None = None) -> dict[str, Pool]:
-    """Train one base model and derive the pools ``weak`` (early checkpoints + pruned, fine-tuned
-    copies), ``fresh`` (``pool_size`` random initialisations) and ``strong`` (the base model alone).
+def build_pools(make: Callable[[], nn.Module], train, recipe: PoolRecipe, *, seed: int, device: torch.device,
+                evaluate: Callable[[nn.Module], float] | None = None) -> dict[str, Pool]:
+    """Train one base model on ``train`` (data with a ``loader(batch_size, seed)``) and derive the pools ``weak``
+    (early checkpoints + pruned, fine-tuned copies), ``fresh`` (``recipe.size`` random initialisations) and
+    ``strong`` (the base model alone).
 
     ``evaluate(model) -> accuracy`` (on validation data) fills ``Pool.accuracy`` when given.
     """
-    if pool_size < 1:
-        raise ValueError(f"pool_size: expected an integer >= 1, got {pool_size!r}")
-    if prior_every * pool_size > base_steps:
-        raise ValueError(f"pool: {pool_size} checkpoints every {prior_every} steps need base_steps >= "
-                         f"{prior_every * pool_size}, got {base_steps}")
     seed_everything(seed)
+    train_loader = train.loader(recipe.base_batch_size, seed)
+    pool_size, prior_every, lr = recipe.size, recipe.every, recipe.base_lr
     fresh = [make().to(device) for _ in range(pool_size)]
     base = make().to(device)
     early: list[tuple[int, Theta, dict]] = []
@@ -82,17 +101,17 @@ def build_pools(make: Callable[[], nn.Module], train_loader, *, pool_size: int, 
             early.append((step + 1, weights_of(base), buffers_of(base)))
 
     opt = torch.optim.Adam(base.parameters(), lr=lr)
-    fit(base, train_loader, _ce, opt, base_steps, device=device, desc="teddy: base model", on_step=snapshot)
+    fit(base, train_loader, _ce, opt, recipe.base_steps, device=device, desc="teddy: base model", on_step=snapshot)
 
     weak_thetas = [t for _, t, _ in early]
     weak_buffers = [b for _, _, b in early]
     weak_labels = [f"ckpt@{s}" for s, _, _ in early]
-    for ratio in prune_ratios:                      # post generation: prune, then fine-tune briefly
+    for ratio in recipe.prune_ratios:               # post generation: prune, then fine-tune briefly
         pruned = copy.deepcopy(base)
         masks = prune_channels(pruned, ratio)
-        if finetune_steps > 0:
+        if recipe.finetune_steps > 0:
             opt = torch.optim.Adam(pruned.parameters(), lr=lr / 10)
-            fit(pruned, train_loader, _ce, opt, finetune_steps, device=device, desc="teddy: fine-tune pruned",
+            fit(pruned, train_loader, _ce, opt, recipe.finetune_steps, device=device, desc="teddy: fine-tune pruned",
                 on_step=lambda _s, m=pruned, k=masks: apply_masks(m, k))
         weak_thetas.append(weights_of(pruned))
         weak_buffers.append(buffers_of(pruned))
