@@ -36,27 +36,19 @@
 scale = "cpu"
 device = "auto"
 seed = 0
-samples_per_class = None
-sampler_steps = None
-guidance = None
+guidance = None  # classifier-free guidance of the DDPM's samples (None: the scale's preset)
+overrides = {}
 
 # %%
 import torch
 from IPython.display import Markdown, display
 
 from paperlib import data, zoo
-from paperlib.core import Run, image_grid, pick_device, seed_everything, use_style
+from paperlib.core import image_grid
 from paperlib.core.widgets import figure_slider
-from paperlib.miniatures import SCHEMA, ddpm_quality, domain_accuracies, guidance_sweep
+from paperlib.miniatures import SCHEMA, chance_bar, ddpm_quality, domain_accuracies, guidance_sweep, probe_accuracies
 
-p = SCHEMA.resolve(scale=scale, device=device, seed=seed, samples_per_class=samples_per_class,
-                   sampler_steps=sampler_steps, guidance=guidance)
-dev = pick_device(p.device)
-torch.set_num_threads(1)  # one thread: two spin-waiting threads stall badly on a busy 2-core machine (10x, measured)
-seed_everything(p.seed)
-use_style()
-run = Run("miniatures", p)
-p
+p, run, dev = SCHEMA.start(globals())
 
 # %% [markdown]
 # ## The domains
@@ -103,17 +95,39 @@ for name, acc in accuracies.items():
     run.glue(f"classifier_acc_{name}", acc)
 worst_target = min(acc for name, acc in accuracies.items() if name != "source")
 best_target = max(acc for name, acc in accuracies.items() if name != "source")
-display(Markdown("\n".join(["| domain | accuracy |", "|---|---|"]
-                           + [f"| {n} | {a:.3f} |" for n, a in accuracies.items()])))
 
 # %% [markdown]
 # The classifier reaches {glue:text}`classifier_acc_source:.3f` on the source test split; on the targets it
-# falls to between {glue:text}`classifier_worst_target:.3f` and {glue:text}`classifier_best_target:.3f`
-# (chance is 0.1). That gap is what the domain-generalization chapters try to close.
+# falls to between {glue:text}`classifier_worst_target:.3f` and {glue:text}`classifier_best_target:.3f`.
+# Guessing gets 0.1 on average, but on a few hundred images it can get lucky: it stays below
+# {glue:text}`chance_bar:.3f` in 95% of draws (a binomial test), so *above chance* means above that bar.
+# That gap between source and targets is what the domain-generalization chapters try to close.
 
 # %%
 run.glue("classifier_worst_target", worst_target)
 run.glue("classifier_best_target", best_target)
+bar = run.glue("chance_bar", max(chance_bar(len(d.y)) for name, d in benchmark.items() if name != "source"))
+
+# %% [markdown]
+# A hard domain must still hold the digit, or a method cannot do better on it than chance, whatever it
+# does. A linear probe shows how much of the digit each domain keeps: a ridge classifier on the raw pixels,
+# fitted on four fifths of the domain's own images and tested on the fifth left out (the mean over the
+# five ways to leave one out). It is a reference, not a competitor: it has seen the target, the source
+# classifier has not.
+
+# %%
+probes = probe_accuracies(benchmark, seed=p.seed)
+run.metric("probe_acc", probes)
+worst_probe = run.glue("probe_worst_target", min(a for name, a in probes.items() if name != "source"))
+display(Markdown("\n".join(["| domain | source classifier | linear probe fitted on the domain |", "|---|---|---|"]
+                           + [f"| {n} | {accuracies[n]:.3f} | {probes[n]:.3f} |" for n in benchmark])))
+
+# %% [markdown]
+# Every target keeps its digit (the probe reads at least {glue:text}`probe_worst_target:.3f` of them), yet
+# the source classifier misses many of them: the shifts are hard without being information-free. The
+# noise-and-blur recipe was retuned for this (issue 19): with twice its noise the classifier answered
+# "8" for nearly every image, exactly at chance although a probe could still read the digit, and a
+# benchmark on which the baseline is degenerate says little about how much a method helps.
 
 # %% [markdown]
 # ## The tiny CLIP
@@ -198,23 +212,31 @@ figure_slider({f"w = {w:g} (accuracy {r['accuracy']:.2f})":
 # %% [markdown]
 # ## Claim check
 #
-# The zoo's own quality bars, measured in this run. The first compares deterministic accuracies with a
-# threshold; the others compare a model with chance or with its unconditional self.
+# The zoo's own quality bars, measured in this run. Each is a deterministic accuracy on a fixed test set
+# compared with a stated bar (no seeds are involved); a bar that needs the classifier to be a good judge
+# requires the first claim.
 
 # %%
+run.claim("source_accuracy", "the classifier reaches 0.95 on the source test split", "design requirement",
+          accuracies["source"], 0.95, method_label="source", baseline_label="bar", threshold=0.95,
+          value=accuracies["source"])
 run.claim("domains_differ", "every target domain is harder than the source (gap > 0.2)",
           "design requirement", accuracies["source"], best_target, method_label="source",
-          baseline_label="best target", threshold=0.2, value=accuracies["source"] - best_target)
-run.claim("targets_above_chance", "the classifier is above chance (0.1) on every target",
-          "design requirement", worst_target, 0.1, method_label="worst target", baseline_label="chance",
-          threshold=0.1, value=worst_target)
+          baseline_label="best target", threshold=0.2, value=accuracies["source"] - best_target,
+          requires=("source_accuracy",))
+run.claim("targets_above_chance", "the classifier is above chance on every target (binomial, 95%)",
+          "design requirement", worst_target, bar, method_label="worst target", baseline_label="chance bar",
+          threshold=bar, value=worst_target, requires=("source_accuracy",))
+run.claim("targets_keep_the_digit", "every target keeps its digit: a linear probe on it is above chance",
+          "design requirement", worst_probe, bar, method_label="worst target's probe",
+          baseline_label="chance bar", threshold=bar, value=worst_probe)
 run.claim("clip_zero_shot", "tiny CLIP classifies the source zero-shot well above chance (> 0.5)",
           "design requirement", clip_accuracies["source"], 0.1, method_label="zero-shot",
           baseline_label="chance", threshold=0.5, value=clip_accuracies["source"])
 run.claim("ddpm_conditional", "conditional samples show the requested digit most of the time (> 0.5)",
           "design requirement", quality["conditional_accuracy"], quality["unconditional_accuracy"],
           method_label="conditional", baseline_label="unconditional", threshold=0.5,
-          value=quality["conditional_accuracy"])
+          value=quality["conditional_accuracy"], requires=("source_accuracy",))
 display(run.claims_table())
 
 # %% [markdown]
