@@ -83,13 +83,11 @@ def dg_benchmark(size: int = 16) -> dict[str, Domain]:
 @lru_cache(maxsize=4)
 def _benchmark(size: int) -> tuple[tuple[str, Domain], ...]:
     test = digits("test", size, channels=1)
-    makers = {"source": _source, "photo": _photo, "font": _font, "thick_lowres": _thick_lowres,
-              "noise_blur": _noise_blur, "colored": _colored}
     out = []
     for name in DOMAINS:
         recipe = RECIPES[name]
         gen = torch.Generator().manual_seed(recipe.seed)
-        x, y = makers[name](test.x, test.y, size, gen, dict(recipe.knobs))
+        x, y = _MAKERS[name](test.x, test.y, size, gen, dict(recipe.knobs))
         out.append((name, Domain(name, x.clamp(0, 1).contiguous(), y, recipe)))
     return tuple(out)
 
@@ -145,3 +143,20 @@ def _colored(x, y, size, gen, knobs):
     background = 0.5 * torch.rand(n, 3, 1, 1, generator=gen)
     ink = background + knobs["min_contrast"] + 0.3 * torch.rand(n, 3, 1, 1, generator=gen)
     return background * (1 - x) + ink.clamp(0, 1) * x, y
+
+
+_MAKERS = {"source": _source, "photo": _photo, "font": _font, "thick_lowres": _thick_lowres,
+           "noise_blur": _noise_blur, "colored": _colored}
+
+
+def restyle(name: str, x: torch.Tensor, y: torch.Tensor, size: int = 16, seed: int = 0
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Grey digits ``x: (N, 1, size, size)`` of a *training* split in domain ``name``'s style (its recipe's
+    knobs, ``seed`` for the random parts) -> RGB ``(N', 3, size, size)`` in [0, 1] and labels; ``font`` ignores
+    ``x`` and renders glyphs. For models meant to have seen more than the source domain (e.g. a broad
+    surrogate CLIP); the benchmark's domains themselves stay built from the test split."""
+    if name not in _MAKERS:
+        raise ValueError(f"domain: expected one of {DOMAINS}, got {name!r}")
+    gen = torch.Generator().manual_seed(seed)
+    x, y = _MAKERS[name](x, y, size, gen, dict(RECIPES[name].knobs))
+    return x.clamp(0, 1).contiguous(), y
