@@ -11,7 +11,6 @@ import torch
 
 #: scikit-image's bundled photos that load offline (others need a download).
 SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins", "moon", "horse")
-SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
 
 
 @lru_cache(maxsize=1)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -85,14 +84,6 @@ class ZeroShotClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         image = F.normalize(self.clip.encode_image(self.preprocess(x)), dim=-1)
         return self.clip.logit_scale.exp() * image @ self.text_embeddings.T
-
-
-@dataclass(frozen=True)
-class ClipRecipe:
-    steps: int
-    batch_size: int = 128
-    lr: float = 1e-3
-    seed: int = 0
 
 
 def clip_loss(model: nn.Module, images: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:

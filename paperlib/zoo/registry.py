@@ -147,9 +147,3 @@ def ddpm(scale: str) -> tuple[nn.Module, dict[str, Any]]:
                 "trained_on": "source train split (digits.split_indices()['train'])"}
 
     return cached_model("ddpm", r, lambda: ClassConditionalUNet(r["image_size"], r["channels"]), train)
-
-
-def source_test(size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-    """The source domain's test split (RGB) for zoo quality checks."""
-    data = digits("test", size, channels=3)
-    return data.x, data.y
