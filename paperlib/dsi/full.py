@@ -35,7 +35,7 @@ from ..core.train import batches, fit
 from ..data.domains import Domain, Recipe
 from ..data.folders import DataFolderError, check_image_folder, image_folder
 from ..zoo.cache import file_sha256, recipe_digest
-from ..zoo.pretrained import WeightsNotFound, local_snapshot
+from ..zoo.pretrained import WeightsNotFound, local_snapshot, weights_file
 from .benchmark import Benchmark, SourceSplits, TargetLeakError
 
 SOURCE_RECORD = "dsi_source.json"
@@ -159,19 +159,6 @@ class Normalized(nn.Module):
         return self.net((x - self.mean) / self.std)
 
 
-def weights_file(weights: str | Path, param: str = "classifier_weights") -> Path:
-    """A weights file: the path itself, or the first safetensors/bin/pth file of a folder or hub snapshot."""
-    path = Path(weights).expanduser()
-    if path.is_file():
-        return path
-    folder = local_snapshot(str(weights), param)
-    for pattern in ("*.safetensors", "*.bin", "*.pth", "*.pt"):
-        files = sorted(folder.glob(pattern))
-        if files:
-            return files[0]
-    raise WeightsNotFound(f"{param}: no .safetensors, .bin or .pth weights in {str(folder)!r}")
-
-
 def timm_classifier(name: str, num_classes: int, weights: str | None = None,
                     param: str = "classifier_weights") -> nn.Module:
     """``timm.create_model(name, num_classes)``, pretrained from a local ``weights`` file or folder when given
@@ -183,7 +170,7 @@ def timm_classifier(name: str, num_classes: int, weights: str | None = None,
     if weights is None:
         net = timm.create_model(name, pretrained=False, num_classes=num_classes)
     else:
-        file = weights_file(weights, param)
+        file = weights_file(weights, param=param)
         net = timm.create_model(name, pretrained=True, num_classes=num_classes,
                                 pretrained_cfg_overlay={"file": str(file)})
     cfg = net.pretrained_cfg or {}
