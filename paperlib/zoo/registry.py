@@ -15,7 +15,7 @@ from torch import nn
 from ..core.train import accuracy, batches, fit
 from ..core.seeding import seed_everything
 from ..data.digits import digits
-from ..data.domains import restyle, source_train
+from ..data.domains import RECIPES as DOMAIN_RECIPES, restyle, source_train
 from .cache import cached_model
 from .classifier import SmallCNN, random_shift
 from .clip import captions, class_text_embeddings, clip_loss, make_tiny_clip, tokenizer, ZeroShotClassifier
@@ -106,6 +106,8 @@ def tiny_clip(scale: str, **variant: Any) -> tuple[nn.Module, dict[str, Any]]:
     each of these data-kit styles (``font``: rendered glyphs) instead, e.g. a CLIP that has seen more than the
     classifiers trained on the source."""
     r = {**recipe("tiny_clip", scale), **variant}
+    if "domains" in r:  # the styles' own recipes are part of the key: a changed style retrains the variant
+        r["domain_recipes"] = [DOMAIN_RECIPES[d].digest for d in r["domains"] if d in DOMAIN_RECIPES]
 
     def train(model: nn.Module) -> dict[str, Any]:
         gen = seed_everything(r["seed"])
