@@ -1,14 +1,14 @@
-"""The miniature HeLlO experiment: RDED-lite distilled set, projector training, students per label mode.
+"""The HeLlO experiment: RDED-lite distilled set, projector training, students per label mode, ablations.
 
 Label modes for the same distilled images ``X_s`` (every student sees the same augmented views):
-hard one-hot; FKD-style stored teacher soft labels (one per view, i.e. per epoch); the same stored
-labels compressed to the projector's byte budget; HeLlO's online projector labels; zero-shot CLIP
-labels (the projector without factors). Narrated in notebooks/hello.py, "The experiment".
+hard one-hot; FKD-style stored soft labels of the weak-teacher pool (one per view, i.e. per step); the
+same stored labels compressed to the projector's byte budget; HeLlO's online projector labels; zero-shot
+CLIP labels (the projector without factors). Narrated in notebooks/hello.py, "The experiment".
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 from torch import nn
@@ -17,11 +17,16 @@ from ..core.progress import progress
 from ..core.seeding import seed_everything
 from ..core.train import accuracy, fit
 from ..zoo.classifier import random_shift
-from .kernels import (FORMATS, LabelFn, OnlineLabelStream, Projector, StoredLabels, bytes_per_view, label_loss,
-                      projector_labels, store_labels, stored_label_fn, views_for_budget)
-from .data import Source, TensorSource, folder_sources, read_class_names
-from .models import ClipBundle, load_clip, load_teacher_checkpoints, make_student, weak_teacher_trajectory
+from .full import folder_setting
+from .kernels import (LabelFn, OnlineLabelStream, Projector, StoredLabels, bytes_per_view, downsample,
+                      fidelity_gap, label_loss, projector_labels, store_labels, stored_label_fn, update_images,
+                      upsample, views_for_budget)
+from .models import TeacherPool, make_student
+from .setting import Setting, digits_setting
 
+if TYPE_CHECKING:
+    from .data import TensorSource
+    from .full import FolderSource
 
 @torch.no_grad()
 def select_rded(x: torch.Tensor, y: torch.Tensor, teacher: nn.Module, ipc: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -48,7 +53,7 @@ def select_rded(x: torch.Tensor, y: torch.Tensor, teacher: nn.Module, ipc: int) 
     return x[idx].clone(), y[idx].clone(), idx
 
 
-def select_rded_source(source: Source, teacher: nn.Module, ipc: int, candidates: int | None = None,
+def select_rded_source(source: TensorSource | FolderSource, teacher: nn.Module, ipc: int, candidates: int | None = None,
                        seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`select_rded` class by class over a data source, among ``candidates`` random images per class
     (``None``: all of them; RDED too scores a random candidate pool). Returns ``(X_s, Y_s)`` on the CPU."""
@@ -74,44 +79,55 @@ def evaluate(model: nn.Module, test, device: torch.device | str = "cpu") -> floa
     return correct / total
 
 
-def train_projector(projector: Projector, loader, teachers: Callable[[torch.Tensor], torch.Tensor],
-                    steps: int, lam: float = 0.1, lr: float = 3e-3, seed: int = 0,
-                    temperature: float = 1.0, device: torch.device | str = "cpu", space: str = "probs") -> list[float]:
+@dataclass(frozen=True)
+class ProjectorRecipe:
+    """How the projector's factors are fitted on the original data (λ = ``ce_weight``)."""
+
+    steps: int
+    batch_size: int = 64
+    lr: float = 3e-3
+    ce_weight: float = 0.1
+    temperature: float = 4.0
+    label_space: str = "probs"
+
+
+def train_projector(projector: Projector, setting: Setting, teachers: Callable[[torch.Tensor], torch.Tensor],
+                    recipe: ProjectorRecipe, seed: int = 0, device: torch.device | str = "cpu") -> list[float]:
     """Fit the factors on the original data: ``MSE(f_θ(A(X)), Y'(A(X))) + λ·CE(f_θ(A(X)), Y)``.
 
-    ``loader`` yields the original ``(X, Y)`` batches (e.g. ``source.loader(batch, seed)``, cycled).
-    ``Y'`` comes from ``teachers`` (e.g. a :class:`TeacherPool`) on the same shifted batch; the MSE is
-    taken in ``space`` (see :func:`~paperlib.hello.kernels.label_loss`).
+    Batches of ``setting.train`` (cycled); ``Y'`` comes from ``teachers`` (e.g. a :class:`TeacherPool`) on
+    the same shifted batch; the MSE is taken in ``recipe.label_space`` (see
+    :func:`~paperlib.hello.kernels.label_loss`). Returns the loss per step.
     """
     seed_everything(seed)
     device = torch.device(device)
     projector.to(device)
     params = [p for p in projector.parameters() if p.requires_grad]
-    if not params or steps == 0:
+    if not params or recipe.steps == 0:
         projector.eval()
         return []
-    opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    opt = torch.optim.Adam(params, lr=recipe.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe.steps)
 
     def loss_fn(model: nn.Module, batch: tuple) -> torch.Tensor:
         xa = random_shift(batch[0], 1)  # one augmented tensor for projector and teachers
         with torch.no_grad():
             target = teachers(xa)
-        return label_loss(model(xa), target, batch[1], lam, temperature, space)
+        return label_loss(model(xa), target, batch[1], recipe.ce_weight, recipe.temperature, recipe.label_space)
 
-    hist = fit(projector, loader, loss_fn, opt, steps, device=device,
+    hist = fit(projector, setting.train.loader(recipe.batch_size, seed), loss_fn, opt, recipe.steps, device=device,
                desc="projector", scheduler=sched)
     projector.eval()
     return hist.loss
 
 
-@dataclass
+@dataclass(frozen=True)
 class StudentRecipe:
-    """The student's training budget (identical for every label mode)."""
+    """The student's training budget (identical for every label mode); β = ``ce_weight``."""
 
     steps: int = 300
     lr: float = 3e-3
-    beta: float = 1.0
+    ce_weight: float = 1.0
     temperature: float = 1.0
     width: int = 8
     shift: int = 1
@@ -119,7 +135,7 @@ class StudentRecipe:
     mix: float = 0.0  # CutMix probability per step (0: off)
     batch_size: int | None = None  # images per step (None: the whole distilled set)
     arch: str = "tiny"  # the student: "tiny" (TinyStudent) or "resnet18"
-    space: str = "probs"  # where the label MSE is taken: "probs" or "logits"
+    label_space: str = "probs"  # where the label MSE is taken: "probs" or "logits"
 
 
 def train_student(x_s: torch.Tensor, y_s: torch.Tensor, label_fn: LabelFn | None, recipe: StudentRecipe,
@@ -138,7 +154,8 @@ def train_student(x_s: torch.Tensor, y_s: torch.Tensor, label_fn: LabelFn | None
 
     def loss_fn(model: nn.Module, batch: tuple) -> torch.Tensor:
         target = batch[2] if len(batch) == 3 else None
-        return label_loss(model(batch[0]), target, batch[1], recipe.beta, recipe.temperature, recipe.space)
+        return label_loss(model(batch[0]), target, batch[1], recipe.ce_weight, recipe.temperature,
+                          recipe.label_space)
 
     fit(student, stream, loss_fn, opt, recipe.steps, device=device, desc="student", scheduler=sched)
     return student
@@ -223,11 +240,6 @@ def hard_arm() -> Callable[[int], tuple[None, None, int]]:
     return lambda seed: (None, None, 0)
 
 
-def best_compressed(results: Sequence[ArmResult]) -> ArmResult:
-    """The compressed-storage arm with the best mean accuracy (the strongest budget-matched baseline)."""
-    return max(results, key=lambda r: r.mean)
-
-
 def per_step(recipe: StudentRecipe, n_images: int) -> int:
     """Images one student step sees (and one stored view labels)."""
     return n_images if recipe.batch_size is None else min(recipe.batch_size, n_images)
@@ -238,94 +250,93 @@ def full_label_bytes(steps: int, n_images: int, num_classes: int) -> int:
     return steps * bytes_per_view(n_images, num_classes, "fp32")
 
 
-COMPRESSED_FORMATS = ("fp16", "int8", "top1", "top2")
+@dataclass(frozen=True)
+class SettingRecipe:
+    """Which data and models a run uses (see :func:`load_setting`)."""
+
+    scale: str = "cpu"
+    dataset: str = "digits"
+    data_dir: str | None = None
+    clip_dir: str | None = None
+    image_size: int | None = None
+    class_names_file: str | None = None
+    teacher_weights: str | None = None
+    teacher_arch: str = "small_cnn"
+
+
+def load_setting(recipe: SettingRecipe) -> Setting:
+    """The run's data and models: the digits miniature (:func:`~paperlib.hello.setting.digits_setting`) or
+    class folders with a real CLIP (:func:`~paperlib.hello.full.folder_setting`). Nothing is downloaded."""
+    if recipe.dataset == "digits":
+        return digits_setting(recipe.scale, recipe.image_size)
+    if recipe.data_dir is None:
+        raise ValueError(f"data_dir: dataset={recipe.dataset!r} needs a folder with train/ and val/ class sub-folders")
+    return folder_setting(recipe.data_dir, recipe.clip_dir, recipe.image_size, recipe.class_names_file,
+                          recipe.teacher_weights, recipe.teacher_arch)
+
+
+@dataclass(frozen=True)
+class ImageRecipe:
+    """The distilled images: ``ipc`` per class picked RDED-lite style among ``rded_candidates`` per class,
+    stored at ``1/downsample`` of their side and moved by ``update_steps`` patch-fidelity steps of rate
+    ``update_lr``."""
+
+    ipc: int
+    downsample: int = 2
+    update_steps: int = 0
+    update_lr: float = 0.01
+    rded_candidates: int | None = None
+    chunk: int | None = None  # images per update pass (memory bound at full scale)
 
 
 @dataclass
-class Setting:
-    """What one run works on: the original train data, the test split, class names and prompts, the CLIP
-    (with its preprocessing and tokenizer), the RDED observer / label teacher and, if given, saved weak teachers."""
+class DistilledSet:
+    """RDED-lite's picks ``patches`` (full resolution), what is stored of them with and without the image
+    update (``stored``, ``stored_plain``), their labels, and the fidelity gap ``G`` per image before and after."""
 
-    train: Source
-    test: Source
-    class_names: tuple[str, ...]  # the dataset's classes (folder names), label order
-    prompts: tuple[str, ...]  # the name each class gets in CLIP's prompt
-    clip: ClipBundle
-    teacher: nn.Module | None = None  # None: the last weak-teacher checkpoint
-    checkpoints: list[nn.Module] | None = None  # None: train the weak-teacher run here
-    facts: dict = field(default_factory=dict)
+    patches: torch.Tensor
+    stored_plain: torch.Tensor
+    stored: torch.Tensor
+    labels: torch.Tensor
+    gap_plain: torch.Tensor
+    gap: torch.Tensor
 
     @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
+    def images(self) -> torch.Tensor:
+        """``X_s = up(s)``: what the students train on (with the update)."""
+        return upsample(self.stored, self.patches.shape[-1])
 
-    def probe(self, n: int = 256) -> torch.Tensor:
-        """The first ``n`` test images (for checks such as Proposition 1)."""
-        return next(iter(self.test.eval_batches(n)))[0]
-
-    def projector(self, rank_encoder: int, rank_head: int, head: str = "text", seed: int = 0) -> Projector:
-        """A fresh projector for this dataset (prompts checked against its classes)."""
-        return self.clip.projector(self.prompts, self.prompts, rank_encoder, rank_head, head, seed)
-
-    def teachers(self, params, device: torch.device | str = "cpu") -> tuple[list[nn.Module], nn.Module]:
-        """``(weak checkpoints, label teacher)``: saved checkpoints or one teacher run trained here."""
-        ckpts = self.checkpoints
-        if ckpts is None:
-            ckpts = weak_teacher_trajectory(self.train.loader(params.teacher_batch, params.seed), self.num_classes,
-                                            params.teacher_steps, params.weak_ckpts, arch=params.teacher_arch,
-                                            lr=params.teacher_lr, seed=params.seed, device=device)
-        teacher = self.teacher if self.teacher is not None else ckpts[-1]
-        return list(ckpts), teacher.to(device).eval()
+    @property
+    def images_plain(self) -> torch.Tensor:
+        """``up(down(p))``: the same without the update (the ablation)."""
+        return upsample(self.stored_plain, self.patches.shape[-1])
 
 
-def load_setting(params) -> Setting:
-    """The run's data and models from its parameters.
+def distil_images(setting: Setting, observer: nn.Module, projector: Projector, recipe: ImageRecipe, seed: int = 0,
+                  device: torch.device | str = "cpu") -> DistilledSet:
+    """RDED-lite selection by ``observer`` (the last weak teacher), storage at reduced resolution, and the
+    patch-fidelity update in the projector's feature space (its encoder with the trained factors)."""
+    patches, labels = select_rded_source(setting.train, observer, recipe.ipc, recipe.rded_candidates, seed)
+    projector.eval()
 
-    ``dataset='digits'``: the canonical digits (train split for distillation, RGB 16 px; test split for
-    students), the zoo's tiny CLIP and classifier (or another CLIP via ``clip_model``/``clip_weights``).
-    Otherwise ``data_root/train`` and ``data_root/val`` as class folders at ``image_size``, an open_clip
-    model from local weights, prompts from ``class_names_file`` and weak teachers from ``teacher_ckpts``
-    (or trained here). Nothing is downloaded; a missing piece is a clear error naming its parameter.
-    """
-    from ..core.params import ParameterError
-    from ..data import CLASS_NAMES, digits, source_train
+    def embed(x: torch.Tensor) -> torch.Tensor:
+        return projector.embed(x.to(device)).cpu()
 
-    scale = "cpu" if params.scale == "full" else params.scale
-    if params.dataset == "digits":
-        if params.data_root is not None:
-            raise ParameterError("hello: data_root is for ImageFolder datasets; with dataset='digits' leave it "
-                                 "unset (or pick dataset='folder', 'imagenet100' or 'imagenet1k')")
-        from ..zoo import create
-
-        clip = load_clip(params.clip_model, params.clip_weights, scale)
-        size = params.image_size or 16
-        x, y = source_train(size)
-        test = digits("test", size, channels=3)
-        teacher, meta = create("classifier", scale) if size == 16 else (None, {})
-        return Setting(TensorSource(x, y, CLASS_NAMES), TensorSource(test.x, test.y, CLASS_NAMES),
-                       tuple(CLASS_NAMES), tuple(CLASS_NAMES), clip, teacher, None,
-                       {"clip": clip.facts, "teacher": meta.get("facts", {})})
-    if params.data_root is None:
-        raise ParameterError(f"hello: dataset={params.dataset!r} needs data_root, a folder with train/ and val/ "
-                             "class sub-folders (ImageNet layout)")
-    clip = load_clip(params.clip_model, params.clip_weights, scale)
-    train, test = folder_sources(params.data_root, params.image_size or clip.image_size)
-    prompts = read_class_names(params.class_names_file, train.classes)
-    ckpts = None
-    if params.teacher_ckpts is not None:
-        ckpts = load_teacher_checkpoints(params.teacher_ckpts, params.teacher_arch, train.num_classes)
-    return Setting(train, test, train.classes, tuple(prompts), clip, None, ckpts,
-                   {"clip": clip.facts, "train_images": len(train), "test_images": len(test)})
+    plain = downsample(patches, recipe.downsample)
+    stored = update_images(patches, embed, recipe.downsample, recipe.update_steps, recipe.update_lr, recipe.chunk)
+    return DistilledSet(patches, plain, stored, labels, fidelity_gap(embed, patches, plain),
+                        fidelity_gap(embed, patches, stored))
 
 
 def label_modes(setting: Setting, x_s: torch.Tensor, y_s: torch.Tensor, projector: Projector, zero_shot: Projector,
-                teacher_probs: Callable[[torch.Tensor], torch.Tensor], recipe: StudentRecipe, seeds: Sequence[int],
+                pool: Callable[[torch.Tensor], torch.Tensor], recipe: StudentRecipe, seeds: Sequence[int],
                 formats: Sequence[str] = ("fp16", "int8", "top1"),
                 device: torch.device | str = "cpu") -> dict[str, ArmResult]:
     """Every label mode on the same distilled images, budget and seeds (the chapter's main table).
 
-    Keys: ``hard``, ``stored_fp32``, ``stored_<fmt>`` (compressed to the projector's bytes),
-    ``hello``, ``zero_shot``.
+    The stored labels are the probabilities of ``pool``, the weak-teacher pool the projector learned from,
+    so storing and generating are compared with one teacher behind both. Keys: ``hard``, ``stored_fp32``,
+    ``stored_<fmt>`` (compressed to the projector's bytes), ``hello``, ``zero_shot``.
     """
     T = recipe.temperature
     budget = projector.stored_bytes()
@@ -333,11 +344,10 @@ def label_modes(setting: Setting, x_s: torch.Tensor, y_s: torch.Tensor, projecto
     C = setting.num_classes
     cache: dict = {}
     out = {"hard": run_arm("hard", x_s, y_s, hard_arm(), recipe, seeds, test, device, "class index only", C),
-           "stored_fp32": run_arm("stored_fp32", x_s, y_s, stored_arm(teacher_probs, x_s, y_s, recipe, "fp32",
-                                                                      cache=cache),
+           "stored_fp32": run_arm("stored_fp32", x_s, y_s, stored_arm(pool, x_s, y_s, recipe, "fp32", cache=cache),
                                   recipe, seeds, test, device, "one fp32 label per (step, image)", C)}
     for fmt in formats:
-        make = stored_arm(teacher_probs, x_s, y_s, recipe, fmt, budget, cache)
+        make = stored_arm(pool, x_s, y_s, recipe, fmt, budget, cache)
         views = views_for_budget(budget, per_step(recipe, len(y_s)), C, fmt, recipe.steps)
         out[f"stored_{fmt}"] = run_arm(f"stored_{fmt}", x_s, y_s, make, recipe, seeds, test, device,
                                        f"{fmt}, {views} stored views cycled", C)
@@ -345,6 +355,34 @@ def label_modes(setting: Setting, x_s: torch.Tensor, y_s: torch.Tensor, projecto
                            "online projector labels", C)
     out["zero_shot"] = run_arm("zero_shot", x_s, y_s, projector_arm(zero_shot, T), recipe, seeds, test, device,
                                "projector without factors", C)
+    return out
+
+
+def ablations(setting: Setting, images: DistilledSet, projector: Projector, pool: TeacherPool,
+              final_teacher: TeacherPool, projector_recipe: ProjectorRecipe, recipe: StudentRecipe, ranks: Sequence[int],
+              seeds: Sequence[int], seed: int = 0, device: torch.device | str = "cpu") -> dict[str, ArmResult]:
+    """The paper's ablation rows, one component changed at a time (students on ``seeds``, the main run's first):
+
+    - ``rank r``: encoder rank ``r``, head rank ``2r``;
+    - ``random head``: a fully trained random head instead of ``W_0`` + factors (stored in full);
+    - ``final teacher only``: the projector fitted to the last checkpoint instead of the weak pool;
+    - ``no image update``: the main projector's labels on ``up(down(p))`` instead of the updated images.
+
+    ``label_bytes`` of each is its projector's stored bytes.
+    """
+    C, T = setting.num_classes, recipe.temperature
+    r_e, r_h = projector.rank_encoder, projector.rank_head
+    variants = {f"rank {r}": (r, 2 * r, "text", pool) for r in ranks}
+    variants["random head"] = (r_e, 0, "random", pool)
+    variants["final teacher only"] = (r_e, r_h, "text", final_teacher)
+    out = {}
+    for name, (rank_encoder, rank_head, head, teachers) in variants.items():
+        variant = setting.projector(rank_encoder, rank_head, head=head, seed=seed).to(device)
+        train_projector(variant, setting, teachers, projector_recipe, seed, device)
+        out[name] = run_arm(name, images.images, images.labels, projector_arm(variant, T), recipe, seeds, setting.test,
+                            device, num_classes=C)
+    out["no image update"] = run_arm("no image update", images.images_plain, images.labels, projector_arm(projector, T),
+                                     recipe, seeds, setting.test, device, num_classes=C)
     return out
 
 

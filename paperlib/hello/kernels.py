@@ -111,6 +111,7 @@ class Projector(nn.Module):
         super().__init__()
         if head not in ("text", "random"):
             raise ValueError(f"head: expected 'text' or 'random', got {head!r}")
+        self.rank_encoder, self.rank_head = rank_encoder, rank_head
         self.encoder = copy.deepcopy(clip.visual)  # never modify the zoo's model
         self.encoder.requires_grad_(False)
         self.preprocess = preprocess
@@ -316,47 +317,54 @@ def projector_labels(projector: nn.Module, temperature: float = 1.0) -> LabelFn:
 
 
 # ------------------------------------------------------------------------------------- image update
-def update_images(x_s: torch.Tensor, projector: nn.Module, teacher: Callable[[torch.Tensor], torch.Tensor],
-                  steps: int, lr: float = 0.01, mu: float = 1.0, seed: int = 0, temperature: float = 1.0,
-                  chunk: int | None = None) -> torch.Tensor:
-    """Optimise the stored pixels so the projector's labels agree with the label generator's.
+def downsample(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """What is stored of an image ``x: (N, C, H, W)``: its area-averaged ``(N, C, H/f, W/f)`` version."""
+    if factor == 1:
+        return x.clone()
+    if x.shape[-1] % factor or x.shape[-2] % factor:
+        raise ValueError(f"image_downsample: {factor} does not divide the image side {tuple(x.shape[-2:])}")
+    return F.avg_pool2d(x, factor)
 
-        min_{X_s}  ‖softmax(f_θ(A(X_s))/T) − Y_T(A(X_s))‖² + μ · ‖ē(X_s) − ē(X_s^(0))‖²,   ē = E_I/‖E_I‖
 
-    ``teacher`` returns the label generator's probabilities ``Y_T`` at the same temperature. The second term (the card's CLIP-space fidelity G) keeps
-    the images near their RDED initialisation. Returns new pixels in [0, 1] (on ``x_s``'s device); the
-    projector is unchanged. ``chunk``: optimise that many images at a time (each image's objective is its
-    own, so chunks only bound memory), on the projector's device.
-    """
-    if chunk is not None and chunk < len(x_s):
-        return torch.cat([update_images(x_s[i:i + chunk], projector, teacher, steps, lr, mu, seed + i, temperature)
-                          for i in range(0, len(x_s), chunk)])
-    home = x_s.device
-    x_s = x_s.to(next(projector.buffers()).device)
-    was = [p.requires_grad for p in projector.parameters()]
-    projector.requires_grad_(False)
-    projector.eval()
+def upsample(s: torch.Tensor, size: int) -> torch.Tensor:
+    """``p̂ = up(s)``: a stored image ``s: (N, C, h, w)`` brought back to ``size x size`` (bilinear)."""
+    if s.shape[-1] == size and s.shape[-2] == size:
+        return s
+    return F.interpolate(s, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def fidelity_gap(embed: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """``G = ‖ē(p) − ē(up(s))‖²`` per image ``(N,)``, ``ē = E_I/‖E_I‖``: how far a stored image is from the
+    patch it stands for, in the encoder's feature space."""
     with torch.no_grad():
-        e0 = projector.embed(x_s)
-    x = x_s.detach().clone().requires_grad_(True)
-    opt = torch.optim.Adam([x], lr=lr)
-    gen = torch.Generator().manual_seed(seed)
+        return (embed(x) - embed(upsample(s, x.shape[-1]))).pow(2).sum(-1)
+
+
+def update_images(x: torch.Tensor, embed: Callable[[torch.Tensor], torch.Tensor], factor: int, steps: int,
+                  lr: float = 0.01, chunk: int | None = None) -> torch.Tensor:
+    """HeLlO's image update: optimise the *stored* pixels so that the patch they stand for and its
+    down-then-up-sampled version agree in the encoder's feature space,
+
+        min_s  ‖ē(p) − ē(up(s))‖²,     s⁽⁰⁾ = down(p),  s ∈ [0, 1],
+
+    for patches ``x = p: (N, C, H, W)`` in [0, 1]. ``embed`` maps pixels to ``ē`` (e.g. the projector's
+    :meth:`Projector.embed`; its parameters are not touched). Returns the stored images ``s: (N, C, H/f, W/f)``
+    on ``x``'s device. Each image's objective is its own, so ``chunk`` (images per pass) only bounds memory.
+    """
+    if chunk is not None and chunk < len(x):
+        return torch.cat([update_images(x[i:i + chunk], embed, factor, steps, lr) for i in range(0, len(x), chunk)])
+    side = x.shape[-1]
+    with torch.no_grad():
+        target = embed(x)
+    s = downsample(x, factor).detach().requires_grad_(True)
+    opt = torch.optim.Adam([s], lr=lr)
     for _ in range(steps):
-        shift = torch.randint(-1, 2, (2,), generator=gen).tolist()
-        xa = torch.roll(x, shifts=shift, dims=(-2, -1))  # a differentiable view A(X_s)
-        with torch.no_grad():
-            target = teacher(xa)
-        gap = (soften(projector(xa), temperature) - target).pow(2).sum(-1).mean()
-        fid = (projector.embed(x) - e0).pow(2).sum(-1).mean()
-        loss = gap + mu * fid
-        opt.zero_grad()
-        loss.backward()
+        loss = (embed(upsample(s, side)) - target).pow(2).sum()  # a sum: each image's gradient is its own
+        (s.grad,) = torch.autograd.grad(loss, s)  # the pixels only: the encoder's factors get no gradient
         opt.step()
         with torch.no_grad():
-            x.clamp_(0, 1)
-    for p, r in zip(projector.parameters(), was):
-        p.requires_grad_(r)
-    return x.detach().to(home)
+            s.clamp_(0, 1)
+    return s.detach()
 
 
 # ------------------------------------------------------------------------------------ label storage

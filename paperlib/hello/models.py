@@ -7,8 +7,7 @@ Narrated in notebooks/hello.py, "Weak teachers".
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
@@ -18,7 +17,8 @@ import torch.nn.functional as F
 from ..core.seeding import seed_everything
 from ..core.train import fit
 from ..zoo.classifier import SmallCNN, random_shift
-from ..zoo.clip import class_text_embeddings, normalize as clip_normalize
+from ..zoo.clip import TEMPLATES as ZOO_TEMPLATES  # the tiny CLIP's captions
+from ..zoo.pretrained import LoadedClip
 from .kernels import Projector, check_class_names, soften
 
 
@@ -66,18 +66,29 @@ def make_teacher(arch: str, num_classes: int, in_channels: int = 3, width: int =
     raise ValueError(f"teacher_arch: expected 'small_cnn' or 'resnet18', got {arch!r}")
 
 
-def weak_teacher_trajectory(loader, num_classes: int, steps: int, checkpoints: int, arch: str = "small_cnn",
-                            width: int = 16, lr: float = 3e-3, seed: int = 0,
-                            device: torch.device | str = "cpu") -> list[nn.Module]:
-    """Train one teacher for ``steps`` on ``loader``'s batches and keep ``checkpoints`` snapshots spread evenly.
+@dataclass(frozen=True)
+class TeacherRecipe:
+    """One teacher's training run and the ``checkpoints`` kept along it (the weak teachers)."""
 
-    The snapshots are the weak teachers (early ones are weak, the last is the trained teacher).
-    """
+    steps: int
+    checkpoints: int = 5
+    batch_size: int = 64
+    lr: float = 1e-2
+    arch: str = "small_cnn"
+    width: int = 16
+
+
+def weak_teacher_trajectory(loader, num_classes: int, recipe: TeacherRecipe, seed: int = 0,
+                            device: torch.device | str = "cpu") -> list[nn.Module]:
+    """Train one teacher for ``recipe.steps`` on ``loader``'s batches and keep ``recipe.checkpoints``
+    snapshots spread evenly (at steps ``steps·k/K``, k = 1..K): early ones are weak, the last is the
+    trained teacher."""
+    steps, checkpoints = recipe.steps, recipe.checkpoints
     if checkpoints < 1 or checkpoints > steps:
-        raise ValueError(f"weak_ckpts: expected 1..{steps} checkpoints, got {checkpoints}")
+        raise ValueError(f"teacher_checkpoints: expected 1..{steps} checkpoints, got {checkpoints}")
     seed_everything(seed)
-    model = make_teacher(arch, num_classes, width=width).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    model = make_teacher(recipe.arch, num_classes, width=recipe.width).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=1e-4)
     at = {round(steps * (k + 1) / checkpoints) - 1 for k in range(checkpoints)}
     snaps: list[nn.Module] = []
 
@@ -91,31 +102,6 @@ def weak_teacher_trajectory(loader, num_classes: int, steps: int, checkpoints: i
     return snaps
 
 
-def load_teacher_checkpoints(folder: str | Path, arch: str, num_classes: int,
-                             device: torch.device | str = "cpu") -> list[nn.Module]:
-    """Weak teachers saved along one training run: every ``*.safetensors`` in ``folder``, in name order.
-
-    Each file is a ``state_dict`` of ``make_teacher(arch, num_classes)`` (e.g. ResNet-18 at epochs 1..9).
-    """
-    from safetensors.torch import load_file
-
-    root = Path(folder).expanduser()
-    files = sorted(root.glob("*.safetensors")) if root.is_dir() else []
-    if not files:
-        raise FileNotFoundError(f"teacher_ckpts: expected a folder of teacher checkpoints (*.safetensors, one per "
-                                f"point of one training run, in name order), found none in {str(root)!r}")
-    out = []
-    for f in files:
-        model = make_teacher(arch, num_classes)
-        try:
-            model.load_state_dict(load_file(str(f)))
-        except RuntimeError as err:
-            raise ValueError(f"teacher_ckpts: {f.name} is not a {arch} with {num_classes} classes "
-                             f"({str(err).splitlines()[0]})") from err
-        out.append(model.to(device).eval().requires_grad_(False))
-    return out
-
-
 def text_head(clip: nn.Module, tokenizer: Callable, names: Sequence[str], templates: Sequence[str]) -> torch.Tensor:
     """``W_0`` rows: the normalised mean over templates of CLIP's normalised text embeddings, per class. ``(C, d_f)``."""
     device = next(clip.parameters()).device
@@ -127,95 +113,17 @@ def text_head(clip: nn.Module, tokenizer: Callable, names: Sequence[str], templa
     return torch.stack(rows)
 
 
-def build_projector(clip: nn.Module, class_names: Sequence[str], dataset_classes: Sequence[str],
-                    rank_encoder: int, rank_head: int, head: str = "text", seed: int = 0,
-                    tokenizer: Callable | None = None, templates: Sequence[str] | None = None,
-                    preprocess: Callable = clip_normalize) -> Projector:
-    """The projector for a dataset: prompts from ``class_names`` (checked against the dataset's classes).
+PHOTO_TEMPLATES = ("a photo of a {}.",)  # the card's one fixed prompt per class for a real CLIP
 
-    ``tokenizer``/``templates``/``preprocess`` default to the zoo's tiny CLIP; a real CLIP passes its own.
-    """
+
+def build_projector(clip: LoadedClip, class_names: Sequence[str], dataset_classes: Sequence[str],
+                    templates: Sequence[str], rank_encoder: int, rank_head: int, head: str = "text",
+                    seed: int = 0) -> Projector:
+    """The projector for a dataset: ``W_0`` from the prompts of ``class_names`` (checked against the dataset's
+    classes), the CLIP's own preprocessing in front of its image encoder."""
     names = check_class_names(class_names, dataset_classes)
-    if tokenizer is None:
-        text = class_text_embeddings(clip, names)  # (C, d_f): rebuilt from the names, never stored
-    else:
-        text = text_head(clip, tokenizer, names, templates or IMAGENET_TEMPLATES)
-    return Projector(clip, text, rank_encoder, rank_head, head=head, preprocess=preprocess, seed=seed)
-
-
-IMAGENET_TEMPLATES = ("a photo of a {}.",)  # the card's one fixed prompt per class
-
-
-@dataclass
-class ClipBundle:
-    """A CLIP and what its projector needs: pixel preprocessing, tokenizer and prompt templates."""
-
-    model: nn.Module
-    preprocess: Callable[[torch.Tensor], torch.Tensor]  # [0, 1] pixels -> the model's input
-    tokenizer: Callable | None  # None: the zoo's tiny-CLIP tokenizer
-    templates: Sequence[str] | None
-    image_size: int
-    facts: dict = field(default_factory=dict)
-
-    def projector(self, class_names: Sequence[str], dataset_classes: Sequence[str], rank_encoder: int,
-                  rank_head: int, head: str = "text", seed: int = 0) -> Projector:
-        return build_projector(self.model, class_names, dataset_classes, rank_encoder, rank_head, head, seed,
-                               self.tokenizer, self.templates, self.preprocess)
-
-
-class PixelNormalize(nn.Module):
-    """``(x − mean) / std`` per channel, resizing to the model's input size first if needed."""
-
-    def __init__(self, mean: Sequence[float], std: Sequence[float], size: int):
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
-        self.size = size
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.size or x.shape[-2] != self.size:
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
-        return (x - self.mean.to(x.device)) / self.std.to(x.device)
-
-
-def load_clip(clip_model: str, clip_weights: str | None, scale: str = "cpu") -> ClipBundle:
-    """The CLIP for the projector: the zoo's ``tiny_clip``, or an open_clip architecture with local weights.
-
-    ``clip_model`` is an open_clip name (``RN50``) or the path of an open_clip JSON config (registered
-    under its file stem); ``clip_weights`` a local checkpoint file or Hugging Face snapshot (never a download).
-    """
-    if clip_model == "tiny_clip":
-        from ..zoo import create
-
-        model, meta = create("tiny_clip", "cpu" if scale == "full" else scale)
-        return ClipBundle(model, clip_normalize, None, None, int(model.visual.image_size[0])
-                          if isinstance(model.visual.image_size, (tuple, list)) else int(model.visual.image_size),
-                          meta.get("facts", {}))
-    import open_clip
-    from ..zoo.pretrained import open_clip_pretrained
-
-    arch = clip_model
-    cfg = Path(clip_model).expanduser()
-    if cfg.suffix == ".json":
-        if not cfg.is_file():
-            raise FileNotFoundError(f"clip_model: the open_clip config {str(cfg)!r} does not exist")
-        open_clip.add_model_config(cfg)
-        arch = cfg.stem
-    if arch not in open_clip.list_models():
-        raise ValueError(f"clip_model: {clip_model!r} is neither an open_clip architecture (e.g. 'RN50') nor "
-                         "an open_clip JSON config file")
-    if clip_weights is None:
-        raise ValueError(f"clip_weights: clip_model={clip_model!r} needs local pretrained weights (a .safetensors/"
-                         ".bin open_clip checkpoint or a Hugging Face snapshot folder); nothing is downloaded")
-    model, _, _ = open_clip_pretrained(arch, clip_weights, "clip_weights")
-    model.eval()
-    size = model.visual.image_size
-    size = int(size[0] if isinstance(size, (tuple, list)) else size)
-    pcfg = getattr(model.visual, "preprocess_cfg", {}) or {}
-    mean = pcfg.get("mean", open_clip.OPENAI_DATASET_MEAN)
-    std = pcfg.get("std", open_clip.OPENAI_DATASET_STD)
-    return ClipBundle(model, PixelNormalize(mean, std, size), open_clip.get_tokenizer(arch), IMAGENET_TEMPLATES,
-                      size, {"arch": arch, "weights": str(clip_weights)})
+    text = text_head(clip.model, clip.tokenize, names, templates)  # (C, d_f): rebuilt from the names, never stored
+    return Projector(clip.model, text, rank_encoder, rank_head, head=head, preprocess=clip.preprocess, seed=seed)
 
 
 class TinyStudent(nn.Module):
