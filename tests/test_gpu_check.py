@@ -87,3 +87,16 @@ def test_gpu_check_runs_on_an_image_like_the_lent_machine_from_carried_wheels(tm
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["notebooks"]["teddy"]["status"] == "ok", report["notebooks"]["teddy"]["output"]
     assert all("error" not in r for r in report["architectures"].values())
+
+
+def test_the_report_shows_each_benchmark_s_ratios():
+    from paperlib.gpu.check import markdown
+
+    ratio = {"statement": "linear vs fused SDPA at 64k tokens", "value": 12.3, "unit": "x", "met": True}
+    report = {"device": "GPU", "torch": "2", "python": "3", "cpu_count": 16, "started": "2026-11-27T10:00",
+              "seconds": 100.0, "budget_s": 330.0, "dry_run": False, "architectures": {}, "notebooks": {},
+              "benchmarks": {"linfusion": {"status": "ok", "seconds": 30.0, "ratios": [ratio]},
+                             "teddy": {"status": "exit 1: boom", "seconds": 2.0}}}
+    text = markdown(report)
+    assert "- linfusion: ok, 30 s; linear vs fused SDPA at 64k tokens: 12.3x (met)" in text
+    assert "- teddy: exit 1: boom, 2 s" in text

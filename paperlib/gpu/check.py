@@ -164,6 +164,9 @@ def run_benchmarks(device: str, dry: bool, out: Path, deadline: Deadline) -> dic
     for name in benchmarks():
         command = benchmark_command(name, "cpu", device, out)
         report[name] = run_script(command[:2] + ["--help"] if dry else command, deadline.left())
+        record = out / f"{name}.cpu-{device}.json"
+        if not dry and report[name]["status"] == "ok" and record.is_file():
+            report[name]["ratios"] = json.loads(record.read_text())["ratios"]
     return report
 
 
@@ -266,6 +269,9 @@ def markdown(report: dict[str, Any]) -> str:
             counts = " / ".join(str(verdicts.count(v)) for v in ("holds", "fails", "inconclusive"))
             cpu = f"{r['cpu_book_seconds']:.0f} s ({r['speedup']:.1f}x)" if r["speedup"] else "—"
             lines.append(f"| {name} | {r['status']} | {r['seconds']:.0f} | {cpu} | {counts if verdicts else '—'} |")
-    lines += ["", "**Benchmarks** (each prints its method-to-baseline ratio; full output in `report.json`)", ""]
-    lines += [f"- {name}: {r['status']}, {r['seconds']:.0f} s" for name, r in report["benchmarks"].items()]
+    lines += ["", "**Benchmarks** at `cpu` size (their ratios against the targets; every point on the Performance page)", ""]
+    for name, r in report["benchmarks"].items():
+        ratios = "; ".join(f"{x['statement']}: {x['value']:.3g}{x.get('unit', 'x')} "
+                           f"({'met' if x['met'] else 'not met'})" for x in r.get("ratios", []))
+        lines.append(f"- {name}: {r['status']}, {r['seconds']:.0f} s" + (f"; {ratios}" if ratios else ""))
     return "\n".join(lines) + "\n"
