@@ -25,7 +25,7 @@ def test_the_page_shows_ratios_targets_provenance_and_a_figure(tmp_path):
     assert "| memory, linear over SDPA | 1.5x | ≤ 1x | **not met** |" in text
     assert "`cpu` size on" in text and "2026-11-27 10:00 UTC" in text
     assert f"{threads} thread{'s' if threads > 1 else ''} of" in text
-    assert "| [`demo`](#demo) | 2026-11-27" in text and "| 1 of 2 |" in text
+    assert "| {ref}`demo <performance-demo>` | 2026-11-27" in text and "| 1 of 2 |" in text
     figure = tmp_path / "book" / "performance" / "demo.cpu-cpu.0.png"
     assert figure.is_file() and "```{image} performance/demo.cpu-cpu.0.png" in text
     assert ":alt: time vs tokens: ms per call against tokens (log-log)" in text

@@ -165,9 +165,9 @@ def page(names: Sequence[str] | None = None, folders: Sequence[Path] | None = No
             continue
         latest = records[0]
         met = sum(r["met"] for r in latest["ratios"])
-        summary.append(f"| [`{name}`](#{name.replace('_', '-')}) | {latest['provenance']['date'][:10]}, "
+        summary.append(f"| {{ref}}`{name} <performance-{name}>` | {latest['provenance']['date'][:10]}, "
                        f"{latest['provenance'].get('device_name', '?')} | {met} of {len(latest['ratios'])} |")
-        body += [f"({name.replace('_', '-')})=", f"## `{name}`", ""]
+        body += [f"(performance-{name})=", f"## `{name}`", ""]
         for record in records:
             body += section(record, figures_dir, page_dir)
     return HEADER + "\n".join(summary) + "\n\n" + "\n".join(body) + "\n"
