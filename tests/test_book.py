@@ -45,6 +45,23 @@ def test_dashboard_lists_every_chapter(smoke_book):
         assert f"<td><p>{name}</p></td>" in text or f">{name}<" in text, name
 
 
+def test_dashboard_states_the_verdict_rule_and_each_effect(smoke_book):
+    html, _ = smoke_book
+    text = (html / "book" / "results.html").read_text()
+    assert "One verdict rule for every claim" in text and "one-sided Student-t test" in text
+    assert "effect (95% CI)" in text
+    assert "<td><p>paired t, 95%, n=" in text or "<td><p>Welch t, 95%, n=" in text  # a seeds claim's rule, in words
+
+
+def test_performance_page_shows_every_benchmark(smoke_book):
+    from paperlib.book.performance import benchmarks
+
+    html, _ = smoke_book
+    text = (html / "book" / "performance.html").read_text()
+    for name in benchmarks():
+        assert f"<code class=\"docutils literal notranslate\"><span class=\"pre\">{name}</span></code>" in text, name
+
+
 @pytest.mark.parametrize("name", toc_chapters())
 def test_each_chapter_offers_a_runnable_ipynb_and_launch_links(smoke_book, name):
     import nbformat
