@@ -135,8 +135,9 @@ display(Markdown("| planted cluster | size | true class | relabelled as |\n|---|
 # $\sum_{j\ne k}\frac{n_j}{N-n_k}\bar g_j$. The $K+1$ replays (every cluster kept, and each one removed) start
 # from the same $\theta_0$, follow the same schedule and differ only in their weights, so they run as one
 # computation: their weights are stacked along a new leading axis and the model's forward is vectorised over it
-# (`stacked_descent`, with `torch.func.vmap`), which gives the numbers of replaying them one after another
-# (a test checks it) at the fixed cost of a single step. The attribution matrix (`leave_one_out`) compares each
+# (`stacked_descent`: `torch.func.vmap` over any model, or, for this MLP, its own stacked forward with one matrix
+# product per layer for all replays). That gives the numbers of replaying them one after another (a test checks
+# it) at the fixed cost of a single step. The attribution matrix (`leave_one_out`) compares each
 # replay with the replay on the full synset, for every test image $z_j$:
 #
 # $$A_{k,j}=\ell\big(z_j;\theta^{\mathcal S_{-k}}_T\big)-\ell\big(z_j;\theta^{\mathcal S}_T\big).$$

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 from sklearn.cluster import KMeans
+from torch.func import functional_call
 
 from ..data.digits import digits
 from .full import folder_sets
@@ -172,9 +173,8 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def accuracy_of(model, params, x, y) -> float:
+def accuracy_of(model: torch.nn.Module, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
     with torch.no_grad():
-        from torch.func import functional_call
         return float((functional_call(model, params, (x,)).argmax(1) == y).float().mean())
 
 

@@ -61,7 +61,7 @@ SCHEMA = Schema("teddy", (
           "network distilled for and evaluated with", choices=("convnet", "resnet18")),
     Param("width", int, 16, "ConvNet width (channels of the first conv)", low=1),
     Param("ipcs", list, {"smoke": [1], "cpu": [1, 10], "full": [10, 50, 100]}, "images per class to distil"),
-    Param("seeds", int, {"smoke": 2, "cpu": 3, "full": 3}, "seeds per method (seed, seed+1, ...)", low=2),
+    Param("seeds", int, {"smoke": 2, "cpu": 5, "full": 3}, "seeds per method (seed, seed+1, ...)", low=2),
     Param("distill_steps", int, {"smoke": 5, "cpu": 80, "full": 1000}, "Teddy's outer iterations (per synthetic "
           "batch with bn_statistics); the unrolled baseline gets as many FLOPs", low=1),
     Param("distill_lr", float, {"smoke": 0.01, "cpu": 0.01, "full": 0.25}, "Adam learning rate on the pixels", low=0),
@@ -78,7 +78,7 @@ SCHEMA = Schema("teddy", (
     Param("distill_syn_batch", int, {"smoke": 0, "cpu": 0, "full": 100},
           "synthetic images optimised together with bn_statistics (0: all)", low=0),
     Param("unrolled_k", int, {"smoke": 3, "cpu": 10, "full": 10}, "inner steps K of the unrolled baseline", low=1),
-    Param("unrolled_lrs", list, {"smoke": [0.01, 0.1], "cpu": [0.01, 0.03, 0.1], "full": [0.25]},
+    Param("unrolled_lrs", list, {"smoke": [0.01, 0.1], "cpu": [0.001, 0.003, 0.01], "full": [0.25]},
           "the unrolled baseline's pixel learning rates to choose from on the validation split"),
     Param("unrolled_inner_lrs", list, {"smoke": [1.0], "cpu": [0.3, 1.0], "full": [0.01]},
           "its inner SGD learning rates alpha to choose from"),
