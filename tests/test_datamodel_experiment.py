@@ -120,3 +120,17 @@ def test_full_scale_path_on_image_folders_with_resnet18(tmp_path):
         make_problem(recipe(DataRecipe, SCHEMA.resolve(scale="full", device="cpu", data_dir=train, eval_dir=bad,
                                                        image_size=16, clusters_per_class=2, noisy_clusters=1,
                                                        gt_units=0)))
+
+
+def test_the_chapter_shows_the_recorded_benchmark(tmp_path, monkeypatch):
+    from paperlib.core import bench
+    from paperlib.datamodel.figures import recorded_benchmark
+
+    monkeypatch.setattr(bench, "bench_dir", lambda: tmp_path)
+    assert "No recorded benchmark run" in recorded_benchmark()
+    record = bench.Bench("datamodel", "cpu", "cpu", tmp_path)
+    record.row(N=1200, K=30, runs=31, real_one_by_one_s=20.0, real_stacked_s=15.0, synset_one_by_one_s=4.0,
+               synset_stacked_s=0.5, speedup=40.0, counted_ratio=40.0)
+    record.save()
+    table = recorded_benchmark()
+    assert "| 1200 | 31 | 20.00 | 15.00 | 4.00 | 0.500 | 40.0x | 40x |" in table
