@@ -46,7 +46,8 @@ from IPython.display import Markdown, display
 from paperlib import data, zoo
 from paperlib.core import image_grid
 from paperlib.core.widgets import figure_slider
-from paperlib.miniatures import SCHEMA, chance_bar, ddpm_quality, domain_accuracies, guidance_sweep, probe_accuracies
+from paperlib.miniatures import (SCHEMA, binomial_bar, ddpm_quality, domain_accuracies, guidance_sweep,
+                                 probe_accuracies)
 
 p, run, dev = SCHEMA.start(globals())
 
@@ -106,7 +107,7 @@ best_target = max(acc for name, acc in accuracies.items() if name != "source")
 # %%
 run.glue("classifier_worst_target", worst_target)
 run.glue("classifier_best_target", best_target)
-bar = run.glue("chance_bar", max(chance_bar(len(d.y)) for name, d in benchmark.items() if name != "source"))
+bar = run.glue("chance_bar", max(binomial_bar(len(d.y)) for name, d in benchmark.items() if name != "source"))
 
 # %% [markdown]
 # A hard domain must still hold the digit, or a method cannot do better on it than chance, whatever it
@@ -178,6 +179,7 @@ run.glue("ddpm_channels", str(tuple(ddpm_meta["recipe"]["channels"])))
 quality = ddpm_quality(ddpm, classifier, p.samples_per_class, p.sampler_steps, p.guidance, p.seed, dev)
 run.glue("ddpm_conditional_accuracy", quality["conditional_accuracy"])
 run.glue("ddpm_unconditional_accuracy", quality["unconditional_accuracy"])
+run.glue("ddpm_samples", len(quality["labels"]))
 per_digit = quality["conditional"].reshape(10, p.samples_per_class, 3, 16, 16)
 image_grid({str(k): per_digit[k, :8] for k in range(10)}, size=0.5);
 
@@ -212,9 +214,10 @@ figure_slider({f"w = {w:g} (accuracy {r['accuracy']:.2f})":
 # %% [markdown]
 # ## Claim check
 #
-# The zoo's own quality bars, measured in this run. Each is a deterministic accuracy on a fixed test set
-# compared with a stated bar (no seeds are involved); a bar that needs the classifier to be a good judge
-# requires the first claim.
+# The zoo's own quality bars, measured in this run. Each compares an accuracy with a stated bar (no seeds
+# are involved). Where the bar is a rate (chance, "most of the time"), the accuracy must clear it beyond the
+# luck of a finite sample: the bar becomes the binomial 95% quantile at that rate, as for chance above. A
+# bar that needs the classifier to be a good judge requires the first claim.
 
 # %%
 run.claim("source_accuracy", "the classifier reaches 0.95 on the source test split", "design requirement",
@@ -233,13 +236,20 @@ run.claim("targets_keep_the_digit", "every target keeps its digit: a linear prob
 run.claim("clip_zero_shot", "tiny CLIP classifies the source zero-shot well above chance (> 0.5)",
           "design requirement", clip_accuracies["source"], 0.1, method_label="zero-shot",
           baseline_label="chance", threshold=0.5, value=clip_accuracies["source"])
-run.claim("ddpm_conditional", "conditional samples show the requested digit most of the time (> 0.5)",
+most_bar = run.glue("ddpm_most_bar", binomial_bar(len(quality["labels"]), 0.5))
+run.claim("ddpm_conditional", "conditional samples show the requested digit most of the time (binomial, 95%)",
           "design requirement", quality["conditional_accuracy"], quality["unconditional_accuracy"],
-          method_label="conditional", baseline_label="unconditional", threshold=0.5,
+          method_label="conditional", baseline_label="unconditional", threshold=most_bar,
           value=quality["conditional_accuracy"], requires=("source_accuracy",))
 display(run.claims_table())
 
 # %% [markdown]
+# The DDPM's bar is the hardest to clear: on {glue:text}`ddpm_samples` samples, "most of the time" means
+# above {glue:text}`ddpm_most_bar:.3f`, and this run says {glue:text}`ddpm_conditional_verdict`. Its samples
+# are plainly conditioned (compare the unconditional ones), but at `cpu` scale the DDPM trains for only a
+# few hundred steps, to keep the book's time budget; the chapters that use it (DSI, LinFusion) take it as
+# it is.
+#
 # At `smoke` scale the models are trained for seconds and these bars are expected to fail: smoke runs
 # check the code path, not the quality.
 #

@@ -5,14 +5,14 @@ from scipy import stats
 
 from paperlib import data
 from paperlib.data.domains import Domain
-from paperlib.miniatures import chance_bar, probe_accuracies
+from paperlib.miniatures import binomial_bar, probe_accuracies
 
 
-@pytest.mark.parametrize("n", [50, 397, 400])
-def test_chance_bar_is_the_binomial_95_percent_quantile(n):
-    k = round(chance_bar(n) * n)
-    assert stats.binom.sf(k, n, 0.1) <= 0.05 < stats.binom.sf(k - 1, n, 0.1)  # P(correct > k) under guessing
-    assert 0.1 < chance_bar(n) < 0.1 + 3 * (0.09 / n) ** 0.5
+@pytest.mark.parametrize("n, rate", [(50, 0.1), (397, 0.1), (400, 0.1), (100, 0.5)])
+def test_the_bar_is_the_binomial_95_percent_quantile(n, rate):
+    k = round(binomial_bar(n, rate) * n)
+    assert stats.binom.sf(k, n, rate) <= 0.05 < stats.binom.sf(k - 1, n, rate)  # P(correct > k) at that rate
+    assert rate < binomial_bar(n, rate) < rate + 3 * (rate * (1 - rate) / n) ** 0.5
 
 
 def test_every_target_keeps_its_digit():
@@ -26,4 +26,4 @@ def test_a_domain_without_the_digit_leaves_the_probe_at_chance():
     gen = torch.Generator().manual_seed(0)
     x, y = torch.rand(400, 3, 16, 16, generator=gen), torch.arange(10).repeat(40)
     noise = Domain("noise", x, y, data.RECIPES["source"])
-    assert probe_accuracies({"noise": noise})["noise"] < chance_bar(400)
+    assert probe_accuracies({"noise": noise})["noise"] < binomial_bar(400)

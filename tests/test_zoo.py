@@ -8,7 +8,7 @@ from torch import nn
 from paperlib import zoo
 from paperlib.core import accuracy
 from paperlib.data import dg_benchmark
-from paperlib.miniatures import chance_bar
+from paperlib.miniatures import binomial_bar
 
 
 def _tiny_entry(calls):
@@ -69,7 +69,7 @@ def test_classifier_quality_bar_at_smoke():
     for name, a in acc.items():
         if name != "source":
             assert a < acc["source"] - 0.2, name  # the domains really differ
-            assert a > chance_bar(len(bench[name].y)), name  # and none is beyond recognition
+            assert a > binomial_bar(len(bench[name].y)), name  # and none is beyond recognition
 
 
 def test_tiny_clip_is_open_clip_and_beats_chance_at_smoke():

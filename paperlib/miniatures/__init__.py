@@ -2,7 +2,7 @@
 
 Narrated in notebooks/miniatures.py.
 """
-from .experiment import chance_bar, ddpm_quality, domain_accuracies, guidance_sweep, probe_accuracies
+from .experiment import binomial_bar, ddpm_quality, domain_accuracies, guidance_sweep, probe_accuracies
 from .params import SCHEMA
 
-__all__ = ["SCHEMA", "chance_bar", "domain_accuracies", "probe_accuracies", "ddpm_quality", "guidance_sweep"]
+__all__ = ["SCHEMA", "binomial_bar", "domain_accuracies", "probe_accuracies", "ddpm_quality", "guidance_sweep"]

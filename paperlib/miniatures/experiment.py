@@ -18,10 +18,11 @@ def domain_accuracies(model: nn.Module, benchmark: dict[str, Domain]) -> dict[st
     return {name: accuracy(model, d.x, d.y) for name, d in benchmark.items()}
 
 
-def chance_bar(n: int, classes: int = 10, confidence: float = CONFIDENCE) -> float:
-    """The accuracy that guessing uniformly among ``classes`` exceeds on ``n`` images with probability at most
-    ``1 - confidence``: a model above it is above chance at that confidence (a one-sided binomial test)."""
-    return float(stats.binom.ppf(confidence, n, 1 / classes)) / n
+def binomial_bar(n: int, rate: float = 0.1, confidence: float = CONFIDENCE) -> float:
+    """The accuracy that a model right with probability ``rate`` exceeds on ``n`` images with probability at
+    most ``1 - confidence``: above it, the model's own rate is above ``rate`` at that confidence (a one-sided
+    binomial test). ``rate=0.1``: chance among ten digits."""
+    return float(stats.binom.ppf(confidence, n, rate)) / n
 
 
 def probe_accuracies(benchmark: dict[str, Domain], folds: int = 5, seed: int = 0) -> dict[str, float]:
