@@ -34,7 +34,8 @@ Runs at `smoke` scale check the code path, not the claim: expect *inconclusive* 
 *paired* (seed by seed) where both arms ran on the same seeds, Welch's test (*Welch t*) where they could not.
 The claim **holds** when the gain is positive at {CONFIDENCE:.0%} confidence, **fails** when it is negative at
 {CONFIDENCE:.0%} confidence, and is **inconclusive** otherwise. The *effect* column gives the mean gain with
-its two-sided 95% interval. With a *margin* the claim reads "at least as good as the baseline, within the
+its two-sided 95% interval (the test is one-sided, so a claim can hold while that interval just reaches
+below zero). With a *margin* the claim reads "at least as good as the baseline, within the
 margin". A claim that needs another one to mean anything (the baseline learns, the model is good enough) is
 inconclusive when that one does not hold, and says why.
 
