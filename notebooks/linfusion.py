@@ -55,35 +55,9 @@ scale = "cpu"
 device = "auto"
 seed = 0
 distill_steps = None
-batch_size = None
-lr = None
-alpha = None
-beta = None
-upscales = None
-eval_images = None
-per_class = None
-sampler_steps = None
-guidance = None
-eval_seeds = None
-sample_seeds = None
-tokens_min = None
+seeds = None
 tokens_max = None
-softmax_max_tokens = None
-heads = None
-head_dim = None
-base_model = None
-linfusion_weights = None
-resolutions = None
-train_data = None
-train_resolution = None
-sd_distill_steps = None
-sd_batch_size = None
-grad_accum = None
-sd_lr = None
-weight_decay = None
-mixed_precision = None
-distill_gpus = None
-distill_out = None
+overrides = {}
 
 # %%
 import numpy as np
@@ -92,29 +66,13 @@ import torch
 from IPython.display import Markdown, display
 
 from paperlib import zoo
-from paperlib.core import (BASELINE_COLOR, METHOD_COLOR, Run, image_grid, pick_device, seed_everything,
-                           use_style)
-from paperlib.linfusion import (SCHEMA, GeneralizedLinearAttnProcessor, check_combination, crossover, distill,
-                                eps_mse, kernel_matrix_attention, linear_attention, loglog_slope, make_student,
-                                sample_and_judge, self_attention_layers, softmax_attention, sweep)
+from paperlib.core import image_grid, plotting, recipe, seed_list
+from paperlib.linfusion import (SCHEMA, DistillRecipe, GeneralizedLinearAttnProcessor, RefineRecipe, SweepRecipe,
+                                allocated_peak, crossover, distill, eps_mse, kernel_matrix_attention,
+                                layer_allocated_peaks, linear_attention, make_student, refine_and_judge,
+                                scaling_sweep, series, upper_decade, upper_slope)
 
-p = SCHEMA.resolve(scale=scale, device=device, seed=seed, distill_steps=distill_steps, batch_size=batch_size,
-                   lr=lr, alpha=alpha, beta=beta, upscales=upscales, eval_images=eval_images,
-                   per_class=per_class, sampler_steps=sampler_steps, guidance=guidance, eval_seeds=eval_seeds,
-                   sample_seeds=sample_seeds,
-                   tokens_min=tokens_min, tokens_max=tokens_max, softmax_max_tokens=softmax_max_tokens,
-                   heads=heads, head_dim=head_dim, base_model=base_model, linfusion_weights=linfusion_weights,
-                   resolutions=resolutions, train_data=train_data, train_resolution=train_resolution,
-                   sd_distill_steps=sd_distill_steps, sd_batch_size=sd_batch_size, grad_accum=grad_accum,
-                   sd_lr=sd_lr, weight_decay=weight_decay, mixed_precision=mixed_precision,
-                   distill_gpus=distill_gpus, distill_out=distill_out)
-check_combination(p)
-dev = pick_device(p.device)
-torch.set_num_threads(1)  # one thread: stable timings on a shared two-core machine
-seed_everything(p.seed)
-use_style()
-run = Run("linfusion", p)
-p
+p, run, dev = SCHEMA.start(globals())
 
 # %% [markdown]
 # ## The idea
@@ -233,12 +191,12 @@ run.glue("teacher_params", sum(t.numel() for t in teacher.parameters()))
 # any constant factor anyway); what it lacks is a normaliser that follows $N$ when the image grows.
 
 # %% mystnb={"image": {"alt": "Two panels of smoothed distillation loss curves over training steps, total loss and feature loss, for LinFusion (orange) and the raw-sum ablation (blue)."}}
-students = {}
-for name, normalize in (("LinFusion", True), ("raw sum", False)):
-    students[name] = distill(teacher, p.distill_steps, p.batch_size, p.lr, normalize=normalize, seed=p.seed,
-                             device=dev, alpha=p.alpha, beta=p.beta, desc=f"distil {name}")
+recipe_distill = recipe(DistillRecipe, p, prefix="distill_")
+students = {name: distill(teacher, recipe_distill, normalize=normalize, seed=p.seed, device=dev,
+                          desc=f"distil {name}")
+            for name, normalize in (("LinFusion", True), ("raw sum", False))}
 fig, axes = plt.subplots(1, 2, figsize=(9, 3))
-for (name, d), color in zip(students.items(), (METHOD_COLOR, BASELINE_COLOR)):
+for (name, d), color in zip(students.items(), (plotting.METHOD_COLOR, plotting.BASELINE_COLOR)):
     for ax, term in zip(axes, ("total", "feat")):
         ax.plot(np.convolve(d.losses[term], np.ones(5) / 5, mode="valid"), color=color, label=name)
         ax.set(xlabel="step", ylabel=f"{term} loss", yscale="log")
@@ -251,26 +209,30 @@ axes[0].legend();
 # size, zero-shot. First, the held-out noise-prediction error $\mathbb E\|\epsilon_\theta(x_t, t, c) -
 # \epsilon\|^2$ on the *test* digits resized to each size, with the same noise and time steps for every
 # model, for the teacher (softmax), the student before distillation, the distilled student and the
-# distilled raw-sum ablation, over {glue:text}`eval_seeds_n` evaluation seeds:
+# distilled raw-sum ablation, over {glue:text}`seeds_n` evaluation seeds:
 
 # %%
 models = {"teacher (softmax)": teacher, "LinFusion, before distillation": init.student,
           "LinFusion, distilled": students["LinFusion"].student, "raw sum, distilled": students["raw sum"].student}
+keys = dict(zip(models, ("teacher", "init", "linfusion", "raw")))
 sizes = [train_size * u for u in p.upscales]
-seeds = [p.seed + 1000 * i for i in range(p.eval_seeds)]
+eval_seeds = seed_list(p.seed, p.seeds)
+run.glue("seeds_n", len(eval_seeds))
 mse = {(name, s): [] for name in models for s in sizes}
 for s in sizes:
-    for sd in seeds:
-        for name, value in eps_mse(models, s, sd, dev, n=p.eval_images).items():
+    for sd in eval_seeds:
+        for name, value in eps_mse(models, s, sd, dev, n=p.n_test).items():
             mse[(name, s)].append(value)
-run.glue("eval_seeds_n", len(seeds))
 table = ["| model | " + " | ".join(f"{s} px" for s in sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
 table += [f"| {name} | " + " | ".join(f"{np.mean(mse[(name, s)]):.4f} ± {np.std(mse[(name, s)]):.4f}"
                                      for s in sizes) + " |" for name in models]
 display(Markdown("\n".join(table)))
-for name, key in zip(models, ("teacher", "init", "linfusion", "raw")):
+top = p.upscales[-1]
+for name, key in keys.items():
     for s, u in zip(sizes, p.upscales):
         run.glue(f"mse_{key}_{u}x", float(np.mean(mse[(name, s)])))
+run.glue("mse_linfusion_top", run.metrics[f"mse_linfusion_{top}x"])
+run.glue("mse_raw_top", run.metrics[f"mse_raw_{top}x"])
 
 # %% [markdown]
 # At the training size the distilled student's error is {glue:text}`mse_linfusion_1x:.4f` against the
@@ -281,242 +243,279 @@ for name, key in zip(models, ("teacher", "init", "linfusion", "raw")):
 # ({glue:text}`mse_linfusion_2x:.4f`), since its layers' outputs grow by four while the rest of the network
 # partly absorbs that (in this run); the failure shows when the growth is sixteenfold. The error of every
 # model, the teacher included, also rises away from the training size: none of them has seen these sizes.
+#
+# Second, images. Generating a 64 px digit from pure noise with a model trained at 16 px does not work for
+# *any* of these models, the softmax teacher included: it fills the larger canvas with several digit-sized
+# fragments, and a classifier reads those at chance (an earlier version of this chapter drew such samples;
+# every model, the teacher too, scored 0.1 at 2x and 4x, so they could not tell the models apart). The paper
+# does not do that either: its high-resolution images come from *upscaling* a good low-resolution image
+# with SDEdit {cite}`meng2022sdedit` (noise the upsampled image part of the way, then denoise it at the
+# large size; the card lists its chain of strengths). We do the same with each model: the first
+# {glue:text}`per_class_n` test digits of each class, upsampled to the judged size, noised to
+# {glue:text}`strength:.0%` of the schedule and denoised with DDIM ({glue:text}`sample_steps_n` steps over
+# the whole schedule, classifier-free guidance {glue:text}`guidance_w`), the same noise for every model.
+# The zoo's digit classifier (trained at 16 px; larger images are resized to 16 px first) judges whether the
+# result still shows the requested digit, and the kernel inception distance {cite}`binkowski2018kid`
+# between its features of the results and of the real test digits says how digit-like they look (KID;
+# lower is closer). The first seed's results, one digit per column, the upsampled inputs on top:
 
-# %%
-top = p.upscales[-1]
-run.glue("mse_linfusion_top", run.metrics[f"mse_linfusion_{top}x"])
-run.glue("mse_raw_top", run.metrics[f"mse_raw_{top}x"])
-
-# %% [markdown]
-# Second, samples. Each model draws {glue:text}`per_class_n` images of every digit for each of
-# {glue:text}`sample_seeds_n` seeds with DDIM
-# {cite}`song2021ddim` ({glue:text}`sampler_steps_n` steps, classifier-free guidance
-# {glue:text}`guidance_w`); all models start from the same noise. The zoo's digit classifier
-# (trained at 16 px; larger samples are resized to 16 px first) judges them: its accuracy against the
-# requested digit, and the kernel inception distance {cite}`binkowski2018kid` between its features of the
-# samples and of the real test digits (KID; lower is closer). The first seed's samples, one digit per
-# column:
-
-# %% mystnb={"image": {"alt": "Grids of generated digits, one row per model (teacher, student before distillation, LinFusion, raw sum), one figure per generation size."}}
-run.glue("per_class_n", p.per_class)
-run.glue("sampler_steps_n", p.sampler_steps)
-run.glue("guidance_w", p.guidance)
-sampling_seeds = [p.seed + 1000 * i for i in range(p.sample_seeds)]
-run.glue("sample_seeds_n", len(sampling_seeds))
-scores, images = sample_and_judge(models, sizes, {s: p.per_class for s in sizes}, p.sampler_steps,
-                                  p.guidance, sampling_seeds, zoo.create("classifier", p.scale)[0], dev)
+# %% mystnb={"image": {"alt": "Grids of refined digits, one row per model (the upsampled input, teacher, student before distillation, LinFusion, raw sum), one figure per size."}}
+refine_recipe = recipe(RefineRecipe, p, prefix="sample_")
+run.glue("per_class_n", refine_recipe.per_class)
+run.glue("strength", refine_recipe.strength)
+run.glue("sample_steps_n", refine_recipe.steps)
+run.glue("guidance_w", refine_recipe.guidance)
+scores, images = refine_and_judge(models, sizes, refine_recipe, eval_seeds, zoo.create("classifier", p.scale)[0],
+                                  dev)
 for s in sizes:
-    image_grid({name: images[(name, s)][:: p.per_class] for name in models}, size=0.7 if s <= 32 else 1.0,
-               title=f"{s} px ({s // train_size}x the training size)")
+    rows = {name: images[(name, s)][:: refine_recipe.per_class] for name in ("input", *models)}
+    image_grid(rows, size=0.7 if s <= 32 else 1.0, title=f"{s} px ({s // train_size}x the training size)")
 
 # %%
+accuracy = {(name, s): [r["accuracy"] for r in scores[(name, s)]] for name in models for s in sizes}
 table = ["| model | " + " | ".join(f"{s} px acc / KID" for s in sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
-for name in models:
-    cells = []
-    for s in sizes:
-        acc = [r["accuracy"] for r in scores[(name, s)]]
-        kd = [r["kid"] for r in scores[(name, s)]]
-        cells.append(f"{np.mean(acc):.2f} / {np.mean(kd):.3f}")
-    table.append(f"| {name} | " + " | ".join(cells) + " |")
+table += [f"| {name} | " + " | ".join(f"{np.mean(accuracy[(name, s)]):.2f} / "
+                                     f"{np.mean([r['kid'] for r in scores[(name, s)]]):.3f}" for s in sizes) + " |"
+          for name in models]
 display(Markdown("\n".join(table)))
-acc = {(name, s): [r["accuracy"] for r in scores[(name, s)]] for name in models for s in sizes}
-for name, key in zip(models, ("teacher", "init", "linfusion", "raw")):
+for name, key in keys.items():
     for s, u in zip(sizes, p.upscales):
-        run.glue(f"acc_{key}_{u}x", float(np.mean(acc[(name, s)])))
+        run.glue(f"acc_{key}_{u}x", float(np.mean(accuracy[(name, s)])))
+run.glue("top_x", top)
+run.glue("acc_teacher_top", run.metrics[f"acc_teacher_{top}x"])
+run.glue("acc_linfusion_top", run.metrics[f"acc_linfusion_{top}x"])
+run.glue("acc_raw_top", run.metrics[f"acc_raw_{top}x"])
 
 # %% [markdown]
+# At {glue:text}`top_x`x the side, the teacher's refinements show the requested digit
+# {glue:text}`acc_teacher_top:.0%` of the time, LinFusion's {glue:text}`acc_linfusion_top:.0%` and the raw
+# sum's {glue:text}`acc_raw_top:.0%` (chance: 10%). The teacher being well above chance is what makes this
+# comparison informative, and the claim check below only judges the students once it holds.
+#
 # ## Scaling
 #
-# The point of a linear kernel is its cost at many tokens. We time one self-attention call (batch 1,
-# {glue:text}`heads_n` heads, head dimension {glue:text}`head_dim_n`) and measure its peak memory, each
-# call in a fresh process (peak resident memory over the process's state after importing torch, inputs
-# included), for three kernels: softmax with the $N\times N$ matrix materialised (what the paper compared
-# against, on PyTorch 1.13), PyTorch's fused `scaled_dot_product_attention` (flash-style tiling
-# {cite}`dao2022flashattention`: its memory is already linear in $N$), and LinFusion's linear attention. The materialised softmax stops at
-# {glue:text}`softmax_max_n` tokens: beyond that it needs gigabytes.
+# The point of a linear kernel is its cost at many tokens. One self-attention call (batch 1,
+# {glue:text}`heads_n` heads, head dimension {glue:text}`head_dim_n`) for three kernels: softmax with the
+# $N\times N$ matrix materialised (what the paper compared against, on PyTorch 1.13; it stops at
+# {glue:text}`softmax_max_n` tokens), PyTorch's fused `scaled_dot_product_attention` (flash-style tiling
+# {cite}`dao2022flashattention`, what diffusers' `AttnProcessor2_0` runs; its time grows as $N^2$, so it
+# stops at {glue:text}`sdpa_max_n` tokens on a CPU), and LinFusion's linear attention, up to
+# {glue:text}`tokens_max_n` tokens. Three measures, from the most to the least reproducible:
+#
+# - the **FLOPs** of the matrix products, counted by PyTorch's FLOP counter on shape-only tensors;
+# - the **bytes** the call allocates (its output and every temporary, not the inputs), read from the
+#   allocator's own records: exact and the same on every run;
+# - the **time** per call (best of a few, CPU time of the one thread the call runs on): shown, but never
+#   judged here, since it depends on the machine. The book's Performance page holds the benchmark that
+#   judges time (`benchmarks/linfusion.py`).
 
-# %% mystnb={"image": {"alt": "Log-log plots of attention time and peak memory against token count for materialised softmax, fused SDPA and LinFusion's linear attention."}}
-run.glue("heads_n", p.heads)
-run.glue("head_dim_n", p.head_dim)
-run.glue("softmax_max_n", p.softmax_max_tokens)
-token_counts = [int(n) for n in 2 ** np.arange(np.log2(p.tokens_min), np.log2(p.tokens_max) + 1)]
-results = sweep(token_counts, ("softmax", "sdpa"), max_tokens={"softmax": p.softmax_max_tokens}, heads=p.heads,
-                head_dim=p.head_dim, device=str(dev), threads=1)
-# the linear kernel is fast: more calls per size (the best of them is the least disturbed by other processes)
-results += sweep(token_counts, ("linear",), heads=p.heads, head_dim=p.head_dim, device=str(dev), threads=1,
-                 time_budget=3.0, max_repeats=20)
-failed = [r for r in results if r.error]
-curves = {kern: [(r.tokens, r.seconds, r.peak_bytes) for r in results if r.kernel == kern and not r.error]
-          for kern in ("softmax", "sdpa", "linear")}
-styles = {"softmax": ("softmax, N x N materialised", BASELINE_COLOR, "--"),
-          "sdpa": ("fused SDPA", BASELINE_COLOR, "-"), "linear": ("LinFusion linear", METHOD_COLOR, "-")}
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-for kern, pts in curves.items():
+# %% mystnb={"image": {"alt": "Three log-log panels against token count: counted FLOPs, allocated memory, and time per token, for materialised softmax, fused SDPA and LinFusion's linear attention."}}
+sweep_recipe = recipe(SweepRecipe, p)
+run.glue("heads_n", sweep_recipe.heads)
+run.glue("head_dim_n", sweep_recipe.head_dim)
+run.glue("softmax_max_n", sweep_recipe.softmax_max_tokens)
+run.glue("sdpa_max_n", sweep_recipe.sdpa_max_tokens)
+run.glue("tokens_max_n", sweep_recipe.tokens_max)
+curves = scaling_sweep(sweep_recipe, dev)
+styles = {"softmax": ("softmax, N x N materialised", plotting.BASELINE_COLOR, "--"),
+          "sdpa": ("fused SDPA", plotting.BASELINE_COLOR, "-"),
+          "linear": ("LinFusion linear", plotting.METHOD_COLOR, "-")}
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+for kern, ms in curves.items():
     label, color, ls = styles[kern]
-    n_, t_, b_ = zip(*pts)
-    axes[0].plot(n_, t_, ls, color=color, marker="o", label=label)
-    axes[1].plot(n_, np.array(b_) / 2**20, ls, color=color, marker="o", label=label)
-axes[0].set(xscale="log", yscale="log", xlabel="tokens N", ylabel="seconds per call")
-axes[1].set(xscale="log", yscale="log", xlabel="tokens N", ylabel="peak memory (MiB)")
+    for ax, field, scale_by in zip(axes, ("flops", "peak_bytes", "seconds"), (1.0, 2.0 ** -20, 1e6)):
+        n_, v_ = series(ms, field)
+        per_token = np.array(v_) / np.array(n_) if field == "seconds" else np.array(v_)
+        ax.plot(n_, per_token * scale_by, ls, color=color, marker="o", label=label)
+for ax, ylabel in zip(axes, ("FLOPs per call", "allocated MiB per call", "µs per token (CPU time)")):
+    ax.set(xscale="log", yscale="log", xlabel="tokens N", ylabel=ylabel)
 axes[0].legend();
-if failed:
-    print("failed:", [(r.kernel, r.tokens, r.error) for r in failed])
 
 # %%
-def big(kern):  # fit where per-token costs have settled: from 4,096 tokens, else above the smallest sizes
-    for start in (4096, 4 * p.tokens_min):
-        pts = [pt for pt in curves[kern] if pt[0] >= start]
-        if len(pts) >= 2:
-            return pts
-    return curves[kern]
-
-run.glue("fit_from_linear", big("linear")[0][0])
-
-slopes = {kern: loglog_slope([n for n, _, _ in big(kern)], [t for _, t, _ in big(kern)]) for kern in curves}
-mem_slopes = {kern: loglog_slope([n for n, _, _ in big(kern)], [b for _, _, b in big(kern)]) for kern in curves}
+at = lambda kern, n, field: next(getattr(m, field) for m in curves[kern] if m.tokens == n)
+lin_tokens = [m.tokens for m in curves["linear"]]
+fit = upper_decade(lin_tokens)
+run.glue("fit_from", fit[0])
+run.glue("fit_to", fit[-1])
 for kern in curves:
-    run.glue(f"time_slope_{kern}", slopes[kern])
-    run.glue(f"memory_slope_{kern}", mem_slopes[kern])
-largest = curves["linear"][-1][0]
-at = lambda kern, n: next(pt for pt in curves[kern] if pt[0] == n)
-run.glue("tokens_largest", largest)
-run.glue("speedup_vs_sdpa_largest", at("sdpa", largest)[1] / at("linear", largest)[1])
-run.glue("memory_ratio_linear_over_sdpa_largest", at("linear", largest)[2] / at("sdpa", largest)[2])
-soft_n = curves["softmax"][-1][0]
+    run.glue(f"flop_slope_{kern}", upper_slope(curves[kern], "flops"))
+    run.glue(f"memory_slope_{kern}", upper_slope(curves[kern], "peak_bytes"))
+    run.glue(f"time_slope_{kern}", upper_slope(curves[kern], "seconds"))
+per_token_us = [at("linear", n, "seconds") / n * 1e6 for n in fit]
+run.glue("time_per_token_us_min", min(per_token_us))
+run.glue("time_per_token_us_max", max(per_token_us))
+common = [n for n in lin_tokens if n <= sweep_recipe.sdpa_max_tokens]
+memory_ratios = [at("linear", n, "peak_bytes") / at("sdpa", n, "peak_bytes") for n in common]
+run.glue("memory_ratio_max", max(memory_ratios))
+run.glue("memory_ratio_min", min(memory_ratios))
+run.glue("tokens_common_max", common[-1])
+run.glue("time_speedup_vs_sdpa", at("sdpa", common[-1], "seconds") / at("linear", common[-1], "seconds"))
+cross = crossover(common, [at("linear", n, "seconds") for n in common], [at("sdpa", n, "seconds") for n in common])
+run.glue("time_crossover_vs_sdpa", "(none in this range)" if cross is None else f"{cross:,.0f}")
+soft_n = sweep_recipe.softmax_max_tokens
 run.glue("tokens_softmax_largest", soft_n)
-run.glue("speedup_vs_softmax", at("softmax", soft_n)[1] / at("linear", soft_n)[1])
-run.glue("memory_saving_vs_softmax", at("softmax", soft_n)[2] / at("linear", soft_n)[2])
-common = [n for n, _, _ in curves["linear"] if any(m == n for m, _, _ in curves["sdpa"])]
-cross = crossover(common, [at("linear", n)[1] for n in common], [at("sdpa", n)[1] for n in common])
-run.glue("crossover_vs_sdpa", "(none in this range)" if cross is None else f"{cross:,.0f}")
-display(Markdown("| kernel | time slope | memory slope |\n|---|---|---|\n" + "\n".join(
-    f"| {styles[k][0]} | {slopes[k]:.2f} | {mem_slopes[k]:.2f} |" for k in curves)))
+run.glue("memory_saving_vs_softmax", at("softmax", soft_n, "peak_bytes") / at("linear", soft_n, "peak_bytes"))
+display(Markdown("| kernel | FLOP slope | memory slope | time slope |\n|---|---|---|---|\n" + "\n".join(
+    f"| {styles[k][0]} | {run.metrics[f'flop_slope_{k}']:.2f} | {run.metrics[f'memory_slope_{k}']:.2f} | "
+    f"{run.metrics[f'time_slope_{k}']:.2f} |" for k in curves)))
 
 # %% [markdown]
-# On log axes a slope of 1 is linear growth and 2 quadratic. The slopes are fitted where per-token costs
-# have settled, from {glue:text}`fit_from_linear` tokens on (the benchmark's range; the materialised
-# softmax, which stops at {glue:text}`softmax_max_n`, from four times the smallest size): below that, fixed
-# overheads dominate and, on a CPU, the inputs still fit in the processor's cache, which makes each token
-# cheaper than at large sizes. LinFusion's time grows
-# with slope {glue:text}`time_slope_linear:.2f`, the fused
-# kernel's with {glue:text}`time_slope_sdpa:.2f` and the materialised softmax's with
-# {glue:text}`time_slope_softmax:.2f`. The crossover, from where on LinFusion is faster than the fused
-# kernel, lies at about {glue:text}`crossover_vs_sdpa` tokens; at {glue:text}`tokens_largest` tokens it is
-# {glue:text}`speedup_vs_sdpa_largest:.1f` times faster. Against the materialised softmax at
-# {glue:text}`tokens_softmax_largest` tokens it is {glue:text}`speedup_vs_softmax:.1f` times faster and
-# needs {glue:text}`memory_saving_vs_softmax:.1f` times less memory.
+# On log axes a slope of 1 is linear growth and 2 quadratic; each slope is fitted over the upper decade of
+# that kernel's token counts (LinFusion: {glue:text}`fit_from` to {glue:text}`fit_to`). LinFusion's FLOPs
+# grow with slope {glue:text}`flop_slope_linear:.2f`, the softmax kernels' with
+# {glue:text}`flop_slope_sdpa:.2f`: fusing removes the memory traffic of the $N\times N$ matrix, not its
+# arithmetic. LinFusion's time follows its FLOPs (slope {glue:text}`time_slope_linear:.2f`): over the upper
+# decade it costs {glue:text}`time_per_token_us_min:.1f` to {glue:text}`time_per_token_us_max:.1f` µs per
+# token.
 #
-# What survives a fair baseline and what does not: the *time* advantage survives against a fused kernel,
-# because fusing removes the memory traffic of the $N\times N$ matrix but not its $O(N^2 d)$ arithmetic. The
-# *memory* advantage does not: the fused kernel never stores the matrix either, so both grow linearly, and
-# at {glue:text}`tokens_largest` tokens LinFusion uses {glue:text}`memory_ratio_linear_over_sdpa_largest:.2f`
-# times the fused kernel's memory (its feature-mapped copies of $Q$ and $K$). The paper's memory savings are
-# savings against a kernel that nobody should use at 16K images any more; its speed savings are real.
+# **Why the window matters.** A slope fitted across sizes where the working set moves out of the
+# processor's cache measures the cache, not the algorithm: this chapter's first version held whole
+# $N\times d$ copies of $\phi(Q)$, $\phi(K)$ and $\phi(Q)S$, which fit in the cache up to about 8K tokens
+# and not beyond; its per-token cost tripled between 8K and 32K tokens, and a fit over 4K to 16K tokens
+# read a "slope" of 1.6 for an algorithm whose arithmetic is exactly linear. Fitted over the upper decade
+# only, far from the fixed costs of small calls, and with a kernel whose working set stays small (below),
+# the slope means what it says. Against the fused kernel, LinFusion is faster from about
+# {glue:text}`time_crossover_vs_sdpa` tokens on and {glue:text}`time_speedup_vs_sdpa:.0f` times faster at
+# {glue:text}`tokens_common_max` tokens on this machine (the benchmark measures 64K tokens).
 #
+# **Memory.** Both kernels need memory linear in $N$: the fused kernel never stores the $N\times N$ matrix
+# either. What decides the comparison is the temporaries. The whole-tensor form of {eq}`linfusion-gla`
+# holds $\phi(K)$, the scaled $V$, $\phi(Q)$ and $\phi(Q)S$ at once, four $N\times d$ copies besides its
+# output, and this chapter's first version used about 1.5 times the fused kernel's memory at 16K tokens.
+# `linear_attention` now sums $S$ and $z$ over chunks of keys and writes the output chunk by chunk, so that
+# besides its output it keeps two chunks of features, sized together to the one number per query and head
+# that the fused kernel keeps for its softmax normaliser. Allocated per call, it needs
+# {glue:text}`memory_ratio_min:.2f` to {glue:text}`memory_ratio_max:.2f` times the fused kernel's memory
+# over the sizes both ran, and {glue:text}`memory_saving_vs_softmax:.0f` times less than the materialised
+# softmax at {glue:text}`tokens_softmax_largest` tokens. (Below about a thousand tokens the comparison turns:
+# LinFusion's $d\times d$ state per head, $S$, is then larger than the fused kernel's per-row statistics.)
+#
+# A whole layer adds the projections and LinFusion's feature-map MLPs $f_Q, f_K$. Their intermediates live
+# only while $q$ and $k$ are computed and are freed before attention runs, so they do not raise the layer's
+# peak: one Stable Diffusion first-level self-attention layer (320 channels, 8 heads) at
+# {glue:text}`layer_tokens` tokens allocates {glue:text}`layer_memory_ratio:.2f` times as much with LinFusion
+# as with diffusers' fused-softmax processor (the peak of both is the moment $q, k, v$, the attention output
+# and the output projection coexist). Training is another matter: autograd keeps the MLPs' intermediates
+# for the backward pass.
+
+# %%
+layer = layer_allocated_peaks(tokens=4096, device=dev)
+run.glue("layer_tokens", 4096)
+run.glue("layer_memory_ratio", layer["linear"] / layer["sdpa"])
+
+# %% [markdown]
 # ## Claim check
 
 # %%
-mse_seeds = lambda name, s: mse[(name, s)]
 top_size = sizes[-1]
 run.claim("normalization_transfer",
-          f"normalisation makes zero-shot transfer to {p.upscales[-1]}x resolution work (noise-prediction "
-          "error, normalised vs raw-sum student)",
+          f"normalisation makes zero-shot transfer to {top}x resolution work (noise-prediction error, "
+          "normalised vs raw-sum student)",
           "Liu et al. (2024), Table 3: normalisation is needed at higher resolutions",
-          mse_seeds("LinFusion, distilled", top_size), mse_seeds("raw sum, distilled", top_size),
-          method_label="LinFusion", baseline_label="raw sum", higher_is_better=False, paired=True)
+          mse[("LinFusion, distilled", top_size)], mse[("raw sum, distilled", top_size)],
+          method_label="LinFusion", baseline_label="raw sum", higher_is_better=False)
 run.claim("distillation_helps", "distillation improves the swapped student at the training size",
           "LinFusion reaches the teacher's quality after distillation",
-          mse_seeds("LinFusion, distilled", train_size), mse_seeds("LinFusion, before distillation", train_size),
-          method_label="distilled", baseline_label="before", higher_is_better=False, paired=True)
+          mse[("LinFusion, distilled", train_size)], mse[("LinFusion, before distillation", train_size)],
+          method_label="distilled", baseline_label="before", higher_is_better=False)
+teacher_mse = mse[("teacher (softmax)", train_size)]
 run.claim("on_par_with_teacher", "the distilled student is on par with the softmax teacher at the training "
-          "size (error within 10% of the teacher's)", "on par with or better than SD on COCO-30K",
-          mse_seeds("LinFusion, distilled", train_size), mse_seeds("teacher (softmax)", train_size),
-          method_label="distilled", baseline_label="teacher", higher_is_better=False, threshold=1.1)
-run.claim("linear_time", "LinFusion's time grows linearly with the token count (log-log slope < 1.3)",
-          "time and memory grow linearly with resolution", slopes["linear"], slopes["sdpa"],
-          method_label="linear slope", baseline_label="fused SDPA slope", higher_is_better=False,
-          threshold=1.3, value=slopes["linear"])
-run.claim("faster_than_fused", f"LinFusion is faster than fused SDPA at {largest} tokens (time ratio < 1)",
-          "faster than softmax attention at high resolution (measured without FlashAttention)",
-          at("linear", largest)[1], at("sdpa", largest)[1], method_label="linear", baseline_label="fused SDPA",
-          higher_is_better=False, threshold=1.0, unit="s")
-run.claim("memory_vs_fused", f"LinFusion uses less memory than fused SDPA at {largest} tokens (ratio < 1)",
+          "size (noise-prediction error at most 10% above the teacher's)", "on par with or better than SD on "
+          "COCO-30K", mse[("LinFusion, distilled", train_size)], teacher_mse, method_label="distilled",
+          baseline_label="teacher", higher_is_better=False, margin=0.1 * float(np.mean(teacher_mse)))
+run.claim("teacher_refines", f"prerequisite: the softmax teacher's refinements at {top}x still show the "
+          "requested digit (classifier accuracy above chance, 0.1)", "(none: a teacher that works at this size)",
+          accuracy[("teacher (softmax)", top_size)], [0.1] * len(eval_seeds), method_label="teacher",
+          baseline_label="chance")
+run.claim("refinement_transfer", f"at {top}x, LinFusion's refinements show the requested digit more often "
+          "than the raw-sum ablation's", "Liu et al. (2024), Table 3 and Fig. 1: zero-shot higher resolutions",
+          accuracy[("LinFusion, distilled", top_size)], accuracy[("raw sum, distilled", top_size)],
+          method_label="LinFusion", baseline_label="raw sum", requires=("teacher_refines",))
+run.claim("refinement_on_par", f"at {top}x, LinFusion's refinements are as recognisable as the teacher's "
+          "(accuracy at most 0.1 below)", "on par with the original model at zero-shot higher resolutions",
+          accuracy[("LinFusion, distilled", top_size)], accuracy[("teacher (softmax)", top_size)],
+          method_label="LinFusion", baseline_label="teacher", margin=0.1, requires=("teacher_refines",))
+run.claim("linear_flops", f"LinFusion's FLOPs grow linearly with the token count (log-log slope over "
+          f"{fit[0]}-{fit[-1]} tokens below 1.05)", "time and memory grow linearly with resolution",
+          run.metrics["flop_slope_linear"], run.metrics["flop_slope_sdpa"], method_label="linear slope",
+          baseline_label="softmax slope", higher_is_better=False, threshold=1.05,
+          value=run.metrics["flop_slope_linear"])
+run.claim("memory_vs_fused", f"LinFusion allocates less memory than fused SDPA at every token count both ran "
+          f"({common[0]}-{common[-1]}; largest ratio below 1)",
           "lower GPU memory than softmax attention (measured without FlashAttention)",
-          at("linear", largest)[2] / 2**20, at("sdpa", largest)[2] / 2**20, method_label="linear",
-          baseline_label="fused SDPA", higher_is_better=False, threshold=1.0, unit="MiB")
+          max(memory_ratios), 1.0, method_label="largest linear / SDPA ratio", baseline_label="parity",
+          higher_is_better=False, threshold=1.0, value=max(memory_ratios))
+run.claim("memory_vs_softmax", f"LinFusion allocates at least 10x less memory than the materialised softmax "
+          f"at {soft_n} tokens", "lower GPU memory than softmax attention (PyTorch 1.13, no fused kernel)",
+          at("linear", soft_n, "peak_bytes") / 2**20, at("softmax", soft_n, "peak_bytes") / 2**20,
+          method_label="linear", baseline_label="materialised softmax", higher_is_better=True, threshold=10,
+          value=run.metrics["memory_saving_vs_softmax"], unit="MiB")
 display(run.claims_table())
 
 # %% [markdown]
 # Normalisation and resolution transfer: {glue:text}`normalization_transfer_verdict`. Distillation helps:
-# {glue:text}`distillation_helps_verdict`; on par with the teacher: {glue:text}`on_par_with_teacher_verdict`.
-# Linear time: {glue:text}`linear_time_verdict`; faster than the fused kernel at the largest size:
-# {glue:text}`faster_than_fused_verdict`; less memory than the fused kernel: {glue:text}`memory_vs_fused_verdict`
-# (the paper does not claim this one against a fused kernel; we check it because its reviewers asked).
-# The spread of the quality claims is over evaluation seeds of one distillation run each, compared seed by
-# seed (a seed gives every model the same images, noise and time steps); a claim that holds here says the
-# effect is larger than the evaluation noise, not that it survives retraining.
+# {glue:text}`distillation_helps_verdict`; on par with the teacher: {glue:text}`on_par_with_teacher_verdict`
+# (a non-inferiority test: the student's error may exceed the teacher's by at most a tenth of it). The
+# refinement claims are judged only where the teacher's own refinements are above chance
+# ({glue:text}`teacher_refines_verdict`): LinFusion against the raw sum: {glue:text}`refinement_transfer_verdict`;
+# on par with the teacher: {glue:text}`refinement_on_par_verdict`. Linear FLOPs:
+# {glue:text}`linear_flops_verdict`; less memory than the fused kernel at every size:
+# {glue:text}`memory_vs_fused_verdict` (the paper does not claim this one against a fused kernel; we check it
+# because its reviewers asked); far less than the materialised softmax: {glue:text}`memory_vs_softmax_verdict`.
+# The spread of the quality claims is over evaluation seeds of one distillation run per student, compared
+# seed by seed (a seed gives every model the same images, noise and time steps): a claim that holds here
+# says the effect is larger than the evaluation noise, not that it survives retraining. Time is not judged
+# here: the speed-up over the fused kernel at 64K tokens is a target of the benchmark.
 #
 # ## At full scale
 #
 # ```bash
-# paperlib run linfusion --scale full -p base_model stable-diffusion-v1-5/stable-diffusion-v1-5 \
+# paperlib run linfusion --scale full -p weights stable-diffusion-v1-5/stable-diffusion-v1-5 \
 #     -p linfusion_weights Yuanshi/LinFusion-1-5
 # ```
 #
 # runs this chapter on a CUDA GPU: the miniature above with larger budgets, the scaling sweep from 1K to
-# 256K tokens, and Stable Diffusion 1.5 with the released LinFusion weights (both from a local folder or
-# the local Hugging Face cache; download them first with `huggingface-cli download`), generating at 512 px
-# and zero-shot at 1024 and 2048 px with 25 steps and guidance 7.5, timing each image and recording
-# `torch.cuda.max_memory_allocated` with softmax (SDPA) and with LinFusion. It needs one GPU with 24 GB or
-# more (80 GB for 2048 px with softmax attention), and the `transformers` package (Stable Diffusion's
-# text encoder).
+# 1M tokens, and Stable Diffusion 1.5 with the released LinFusion weights (both from a local folder or the
+# local Hugging Face cache; download them first with `huggingface-cli download`), generating at 512 px and
+# zero-shot at 1024 and 2048 px with 25 steps and guidance 7.5, timing each image and recording
+# `torch.cuda.max_memory_allocated` with softmax and with LinFusion. The softmax baseline is diffusers'
+# `AttnProcessor2_0`, i.e. PyTorch's fused attention: its memory grows *linearly* with the token count, as
+# LinFusion's does, so the memory recorded there is the model's activations and weights for both; what grows
+# quadratically with softmax is time (SD-1.5 at 2048 px has 65,536 tokens in its first level). The paper's
+# memory savings were measured against a kernel that materialises the attention matrix. It needs one GPU
+# with 24 GB or more and the `transformers` package (Stable Diffusion's text encoder).
 #
 # Instead of the released weights, LinFusion can be distilled here, from scratch, on a folder of captioned
 # images (a `metadata.jsonl` with `{"file_name": ..., "text": ...}` lines, or a `<name>.txt` caption beside
 # each image; the paper used 169k LAION-aesthetics images with BLIP captions):
 #
 # ```bash
-# paperlib run linfusion --scale full -p base_model /data/stable-diffusion-v1-5 \
-#     -p train_data /data/laion-aesthetics-6.5 -p distill_gpus 8
+# paperlib run linfusion --scale full -p weights /data/stable-diffusion-v1-5 \
+#     -p data_dir /data/laion-aesthetics-6.5 -p gpus 8
 # ```
 #
 # This runs the same `distill_loop` and loss as the miniature above: the teacher is the frozen SD UNet,
 # the student a copy with LinFusion on its 16 `attn1` layers (teacher's projections, MLP tails at zero),
-# images squashed to `train_resolution` (512) and encoded by SD's VAE, captions by its CLIP text encoder;
-# AdamW at `sd_lr` 1e-4 without weight decay, `sd_batch_size` 6 per GPU and `grad_accum` 2 (the official
+# images squashed to `sd_resolution` (512) and encoded by SD's VAE, captions by its CLIP text encoder;
+# AdamW at `sd_lr` 1e-4 without weight decay, `sd_batch_size` 6 per GPU and `sd_grad_accum` 2 (the official
 # script's settings: an effective batch of 96 on its 8 GPUs), frozen models in half precision
-# (`mixed_precision`). With `distill_gpus` > 1 each GPU runs one rank (torch.distributed) on its own
-# shard and the trainable gradients are averaged across ranks. A checkpoint is written every 1,000 steps
-# and a rerun with the same settings resumes from it; the result is saved in the released checkpoints'
-# layout and used for the comparison below. The paper does not state its number of steps;
-# `sd_distill_steps` defaults to 10,000 (the official script's checkpoint interval). Expect days, not
-# minutes.
+# (`sd_mixed_precision`). With `gpus` > 1 each GPU runs one rank (torch.distributed) on its own shard and
+# the trainable gradients are averaged across ranks. A checkpoint is written every 1,000 steps and a rerun
+# with the same settings resumes from it; the result is saved in the released checkpoints' layout and used
+# for the comparison below. The paper does not state its number of steps; `sd_steps` defaults to 10,000
+# (the official script's checkpoint interval). Expect days, not minutes.
 
 # %% mystnb={"image": {"alt": "Full scale only: Stable Diffusion images at each resolution with softmax and with LinFusion self-attention, and the distillation loss when LinFusion was distilled here."}}
-if p.base_model is not None:
-    from paperlib.linfusion.full import distill_stable_diffusion, stable_diffusion_comparison
+if p.weights is not None:
+    from paperlib.linfusion.full import SDDistillRecipe, full_scale
 
-    weights = p.linfusion_weights
-    if p.train_data is not None:
-        distilled = distill_stable_diffusion(
-            p.base_model, p.train_data, steps=p.sd_distill_steps, batch_size=p.sd_batch_size,
-            grad_accum=p.grad_accum, lr=p.sd_lr, weight_decay=p.weight_decay, alpha=p.alpha, beta=p.beta,
-            resolution=p.train_resolution, mixed_precision=p.mixed_precision, gpus=p.distill_gpus, seed=p.seed,
-            device=dev, out_dir=p.distill_out)
-        weights = distilled["weights"]
-        tail = distilled["losses"]["total"][-100:]
-        run.glue("sd_distill_final_loss", float(np.mean(tail)))
-        fig, ax = plt.subplots(figsize=(5, 3))
-        ax.plot(distilled["losses"]["total"], color=METHOD_COLOR)
-        ax.set(xlabel="step", ylabel="total loss", yscale="log", title="LinFusion distilled into Stable Diffusion")
-        plt.show()
-    sd = stable_diffusion_comparison(p.base_model, weights, p.resolutions, steps=p.sampler_steps,
-                                     guidance=p.guidance, seed=p.seed, device=dev)
+    sd = full_scale(p.weights, p.linfusion_weights, p.data_dir, recipe(SDDistillRecipe, p, prefix="sd_"),
+                    p.resolutions, p.sample_steps, p.guidance, p.seed, dev, p.sd_out)
     for key, value in sd["metrics"].items():
-        run.glue(key, value)
+        run.metric(key, value)
     display(Markdown(sd["table"]))
-    for fig in sd["figures"]:
-        display(fig)
+    for figure in sd["figures"]:
+        display(figure)
 
 # %%
 run.save()

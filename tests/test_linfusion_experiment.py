@@ -1,4 +1,4 @@
-"""LinFusion's experiment helpers: the ablation's calibration, KID, the scaling sweep, released weights."""
+"""LinFusion's experiment helpers: the ablation's calibration, KID, refinement, the scaling sweep, released weights."""
 from __future__ import annotations
 
 import copy
@@ -8,8 +8,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from paperlib.linfusion import LinFusion, crossover, kid, loglog_slope, make_student, measure
-from paperlib.linfusion.experiment import eps_mse, token_counts
+from paperlib.linfusion import (LinFusion, RefineRecipe, counted_flops, crossover, kid, loglog_slope, make_student,
+                                measure, measure_fresh, refine, token_range, upper_decade, upper_slope)
+from paperlib.linfusion.experiment import eps_mse, refine_inputs, token_counts
 from paperlib.linfusion.full import load_released
 from paperlib.zoo import ClassConditionalUNet, WeightsNotFound
 
@@ -53,12 +54,52 @@ def test_loglog_slope_and_crossover():
     assert crossover(n, [2.0] * 4, [1.0] * 4) is None
 
 
-def test_measure_runs_in_a_fresh_process():
-    m = measure("linear", 256, heads=2, head_dim=16, threads=1, time_budget=0.05, max_repeats=2, timeout=120)
-    assert m.error is None and m.seconds > 0 and m.repeats >= 1
-    assert m.peak_bytes >= 3 * 256 * 2 * 16 * 4 // 2  # at least (most of) the inputs
+def test_token_range_and_upper_decade():
+    assert token_range(1000, 5000) == [1024, 2048, 4096]
+    assert upper_decade([1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072]) == [16384, 32768, 65536, 131072]
+    assert upper_decade([64, 128]) == [64, 128]
+    with pytest.raises(ValueError, match="low <= high"):
+        token_range(4096, 1024)
+
+
+def test_counted_flops_are_the_matrix_products():
+    """Linear: 2 products of (d x N)(N x d) and (N x d)(d x d), plus phi(Q) z; softmax: 2 of N x N x d."""
+    n, h, d = 4096, 8, 64
+    assert counted_flops("linear", n, h, d) == h * (2 * n * d * d * 2 + 2 * n * d)
+    assert counted_flops("sdpa", n, h, d) == counted_flops("softmax", n, h, d) == h * 2 * (2 * n * n * d)
+    assert counted_flops("sdpa", 1 << 20, h, d) > 0            # counted without running: no N x N allocated
+
+
+def test_measure_counts_exactly_and_the_fresh_process_agrees():
+    first = measure("linear", 512, heads=2, head_dim=16, time_budget=0.05, max_repeats=2)
+    again = measure("linear", 512, heads=2, head_dim=16, time_budget=0.05, max_repeats=2)
+    assert first.peak_bytes == again.peak_bytes >= 512 * 2 * 16 * 4   # deterministic, the output at least
+    assert first.seconds > 0 and first.flops == counted_flops("linear", 512, 2, 16)
+    fresh = measure_fresh("linear", 512, heads=2, head_dim=16, time_budget=0.05, max_repeats=2, timeout=120)
+    assert fresh.error is None and fresh.peak_bytes == first.peak_bytes
+    assert fresh.rss_bytes >= 3 * 512 * 2 * 16 * 4             # resident: the inputs at least
     with pytest.raises(ValueError, match="kernel"):
         measure("cosine", 256)
+
+
+def test_upper_slope_reads_the_upper_decade():
+    from paperlib.linfusion import Measurement
+
+    ms = [Measurement("linear", n, seconds=1e-3 if n < 4096 else n * 1e-6, peak_bytes=None, flops=None, repeats=1)
+          for n in token_range(256, 65536)]
+    assert upper_slope(ms, "seconds") == pytest.approx(1.0)      # the flat start is outside the window
+
+
+def test_refinement_is_paired_and_keeps_the_requested_classes(teacher):
+    recipe = RefineRecipe(per_class=1, strength=0.5, steps=4, guidance=2.0)
+    x0, labels = refine_inputs(16, 1)
+    assert labels.tolist() == list(range(10)) and x0.shape == (10, 3, 16, 16)
+    a = refine(teacher, x0, labels, recipe, seed=3)
+    assert torch.equal(a, refine(teacher, x0, labels, recipe, seed=3))   # the same noise for every call
+    assert not torch.equal(a, refine(teacher, x0, labels, recipe, seed=4))
+    assert a.shape == x0.shape and 0 <= a.min() and a.max() <= 1
+    light = refine(teacher, x0, labels, RefineRecipe(per_class=1, strength=0.1, steps=4, guidance=2.0), seed=3)
+    assert (light - (x0 + 1) / 2).abs().mean() < (a - (x0 + 1) / 2).abs().mean()  # less noise, closer to the input
 
 
 def official_folder(tmp_path, teacher):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import string
 
@@ -13,8 +14,8 @@ import torch
 
 from paperlib.data.folders import DataFolderError
 from paperlib.linfusion import LinFusion, distillation_loss, self_attention_layers
-from paperlib.linfusion.full import (CaptionedImages, captioned_images, distill_stable_diffusion, load_released,
-                                     stable_diffusion_comparison)
+from paperlib.linfusion.full import (CaptionedImages, SDDistillRecipe, captioned_images, distill_stable_diffusion,
+                                     load_released, stable_diffusion_comparison)
 from paperlib.zoo import ClassConditionalUNet, WeightsNotFound
 
 
@@ -74,14 +75,14 @@ def test_distillation_on_captioned_images_end_to_end(tiny_sd, captioned, tmp_pat
     """Distil (2 steps, 2 micro-batches of 2), write the released layout, read it back, generate with it."""
     from diffusers import UNet2DConditionModel
 
-    kw = dict(batch_size=2, grad_accum=2, lr=1e-3, resolution=32, mixed_precision="fp16", device="cpu",
-              out_dir=tmp_path / "out", workers=0)
-    first = distill_stable_diffusion(str(tiny_sd), captioned, steps=2, **kw)
+    recipe = SDDistillRecipe(steps=2, batch_size=2, grad_accum=2, lr=1e-3, resolution=32, mixed_precision="fp16")
+    kw = dict(device="cpu", out_dir=tmp_path / "out", workers=0)
+    first = distill_stable_diffusion(str(tiny_sd), captioned, recipe, **kw)
     assert len(first["losses"]["total"]) == 2 and all(np.isfinite(first["losses"]["feat"]))
     assert (first["weights"] / "config.json").is_file()
     assert json.loads((tmp_path / "out" / "losses.json").read_text())["total"] == first["losses"]["total"]
     # a longer run with the same settings resumes from the checkpoint instead of starting again
-    again = distill_stable_diffusion(str(tiny_sd), captioned, steps=3, **kw)
+    again = distill_stable_diffusion(str(tiny_sd), captioned, dataclasses.replace(recipe, steps=3), **kw)
     assert again["losses"]["total"][:2] == first["losses"]["total"] and len(again["losses"]["total"]) == 3
 
     teacher = UNet2DConditionModel.from_pretrained(str(tiny_sd), subfolder="unet")
@@ -104,9 +105,10 @@ def test_distillation_on_captioned_images_end_to_end(tiny_sd, captioned, tmp_pat
 @pytest.mark.slow
 def test_distillation_on_two_ranks_keeps_them_in_step(tiny_sd, captioned, tmp_path):
     """Two CPU ranks (gloo): each its own shard, gradients all-reduced, identical students at the end."""
-    out = distill_stable_diffusion(str(tiny_sd), captioned, steps=2, batch_size=2, grad_accum=1, lr=1e-3,
-                                   resolution=32, mixed_precision="no", gpus=2, device="cpu",
-                                   out_dir=tmp_path / "out", workers=0)
+    recipe = SDDistillRecipe(steps=2, batch_size=2, grad_accum=1, lr=1e-3, resolution=32, mixed_precision="no",
+                             gpus=2)
+    out = distill_stable_diffusion(str(tiny_sd), captioned, recipe, device="cpu", out_dir=tmp_path / "out",
+                                   workers=0)
     assert len(out["checksums"]) == 2 and out["checksums"][0] == out["checksums"][1]
     assert len(out["losses"]["total"]) == 2
 
@@ -149,7 +151,7 @@ def test_captioned_folder_layouts_and_errors(tmp_path):
     with pytest.raises(DataFolderError, match="line 1 names 'img9.png'"):
         captioned_images(meta)
     (meta / "metadata.jsonl").write_text('not json\n')
-    with pytest.raises(DataFolderError, match="train_data: .* line 1 is not a JSON object"):
+    with pytest.raises(DataFolderError, match="data_dir: .* line 1 is not a JSON object"):
         captioned_images(meta)
 
     bare = save_images(tmp_path / "bare", 2, captions=False)
@@ -162,28 +164,34 @@ def test_captioned_folder_layouts_and_errors(tmp_path):
 
 def test_distillation_input_errors_are_named(tmp_path, tiny_sd):
     txt = save_images(tmp_path / "txt", 3)
-    with pytest.raises(DataFolderError, match="train_data: .* does not exist"):
-        distill_stable_diffusion(str(tiny_sd), tmp_path / "nowhere", steps=1, batch_size=1, grad_accum=1, lr=1e-3,
-                                 device="cpu")
-    with pytest.raises(WeightsNotFound, match="base_model"):
-        distill_stable_diffusion(str(tmp_path / "no-model"), txt, steps=1, batch_size=1, grad_accum=1, lr=1e-3,
-                                 device="cpu")
+    one = SDDistillRecipe(steps=1, batch_size=1, grad_accum=1, lr=1e-3, resolution=32)
+    with pytest.raises(DataFolderError, match="data_dir: .* does not exist"):
+        distill_stable_diffusion(str(tiny_sd), tmp_path / "nowhere", one, device="cpu")
+    with pytest.raises(WeightsNotFound, match="weights"):
+        distill_stable_diffusion(str(tmp_path / "no-model"), txt, one, device="cpu")
     with pytest.raises(DataFolderError, match="fewer than one batch"):
-        distill_stable_diffusion(str(tiny_sd), txt, steps=1, batch_size=8, grad_accum=1, lr=1e-3, resolution=32,
-                                 device="cpu", out_dir=tmp_path / "o", workers=0)
+        distill_stable_diffusion(str(tiny_sd), txt, dataclasses.replace(one, batch_size=8), device="cpu",
+                                 out_dir=tmp_path / "o", workers=0)
     with pytest.raises(ValueError, match="mixed_precision"):
-        distill_stable_diffusion(str(tiny_sd), txt, steps=1, batch_size=1, grad_accum=1, lr=1e-3,
-                                 mixed_precision="fp8", device="cpu")
+        distill_stable_diffusion(str(tiny_sd), txt, dataclasses.replace(one, mixed_precision="fp8"), device="cpu")
 
 
 def test_parameter_combinations_are_checked(tmp_path):
+    from paperlib.core import recipe
     from paperlib.core.params import ParameterError
-    from paperlib.linfusion import SCHEMA, check_combination
+    from paperlib.linfusion import SCHEMA
 
-    with pytest.raises(ParameterError, match="'train_data'.*set 'base_model'"):
-        check_combination(SCHEMA.resolve("cpu", "cpu", train_data=str(tmp_path)))
-    with pytest.raises(ParameterError, match="'train_data': expected an existing folder"):
-        SCHEMA.resolve("full", "cpu", train_data=str(tmp_path / "nowhere"))
-    full = SCHEMA.resolve("full", "cpu")
-    check_combination(full)                                   # released weights
-    assert (full.sd_lr, full.sd_batch_size, full.grad_accum, full.weight_decay) == (1e-4, 6, 2, 0.0)
+    with pytest.raises(ParameterError, match="'data_dir'.*set 'weights'"):
+        SCHEMA.resolve("cpu", "cpu", data_dir=str(tmp_path))
+    with pytest.raises(ParameterError, match="'weights' needs 'linfusion_weights'"):
+        SCHEMA.resolve("cpu", "cpu", weights="some/model")
+    with pytest.raises(ParameterError, match="'data_dir': expected an existing folder"):
+        SCHEMA.resolve("full", "cpu", data_dir=str(tmp_path / "nowhere"))
+    with pytest.raises(ParameterError, match="'tokens_max' .* is below 'tokens_min'"):
+        SCHEMA.resolve("cpu", "cpu", tokens_min=4096, tokens_max=1024)
+    with pytest.raises(ParameterError, match="'upscales': .* including 1"):
+        SCHEMA.resolve("cpu", "cpu", upscales=[2, 4])
+    full = SCHEMA.resolve("full", "cpu")                      # released weights
+    sd = recipe(SDDistillRecipe, full, prefix="sd_")
+    assert (sd.lr, sd.batch_size, sd.grad_accum, sd.weight_decay, sd.resolution, sd.gpus) == (1e-4, 6, 2, 0.0, 512, 1)
+    assert (sd.alpha, sd.beta, sd.steps, sd.mixed_precision) == (0.5, 0.5, 10000, "fp16")

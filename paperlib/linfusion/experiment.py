@@ -2,11 +2,11 @@
 
 Quality proxies (all on the digits' *test* split, never trained on):
 - held-out noise-prediction error ``E ||eps_theta(x_t, t, c) - eps||^2`` on test digits resized to the
-  generation size (deterministic given the seed: the same ``x_t, t`` for every model);
-- the zoo classifier's accuracy on generated digits against the requested class (samples downsized to
-  the classifier's 16 px);
-- a kernel distance (KID, unbiased MMD^2 with the cubic polynomial kernel) between the classifier's
-  features of generated and real test digits.
+  judged size (deterministic given the seed: the same ``x_t, t`` for every model);
+- refinement (SDEdit, the paper's route to high resolution): a test digit upsampled to the judged size is
+  noised to ``strength`` of the schedule and denoised by the model with guided DDIM; the zoo classifier
+  (at its 16 px) judges whether the result still shows the digit it was asked for, and a kernel distance
+  (KID, unbiased MMD^2 with the cubic polynomial kernel) compares its features with real test digits.
 
 Narrated in notebooks/linfusion.py, "Distillation" and "Resolution transfer".
 """
@@ -25,9 +25,30 @@ from ..core.seeding import seed_everything
 from ..core.train import batches, cycle
 from ..data.digits import digits, resize
 from ..data.domains import source_train
-from ..zoo.ddpm import NULL_CLASS, ClassConditionalUNet, make_scheduler, sample
+from ..zoo.ddpm import NULL_CLASS, ClassConditionalUNet, guided_eps, make_scheduler
 from .models import LinFusion
 from .training import distill_loop
+
+
+@dataclass(frozen=True)
+class DistillRecipe:
+    """The miniature's distillation: AdamW steps, batch size, learning rate and the loss weights."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    alpha: float = 0.5
+    beta: float = 0.5
+
+
+@dataclass(frozen=True)
+class RefineRecipe:
+    """Refinement at a larger size: test digits per class, noise strength, DDIM steps, guidance scale."""
+
+    per_class: int
+    strength: float
+    steps: int
+    guidance: float
 
 
 @dataclass
@@ -74,9 +95,8 @@ def token_counts(model: ClassConditionalUNet, size: int) -> dict[str, int]:
     return counts
 
 
-def distill(teacher: ClassConditionalUNet, steps: int, batch_size: int, lr: float, normalize: bool = True,
-            seed: int = 0, device: torch.device | str = "cpu", p_uncond: float = 0.1,
-            alpha: float = 0.5, beta: float = 0.5, desc: str = "distil") -> Distilled:
+def distill(teacher: ClassConditionalUNet, recipe: DistillRecipe, normalize: bool = True, seed: int = 0,
+            device: torch.device | str = "cpu", p_uncond: float = 0.1, desc: str = "distil") -> Distilled:
     """Distil a LinFusion student from the frozen ``teacher`` on the source train split.
 
     Only the ``attn1`` layers (``f_Q, f_K`` and their projections) train, with AdamW (weight decay 0),
@@ -94,13 +114,14 @@ def distill(teacher: ClassConditionalUNet, steps: int, batch_size: int, lr: floa
         drop = torch.rand(len(labels), device=labels.device) < p_uncond
         return x0, torch.where(drop, torch.full_like(labels, NULL_CLASS), labels)
 
-    out.losses = distill_loop(out.student, teacher, out.linfusion, cycle(batches(x * 2 - 1, y, batch_size, seed)),
-                              prepare, make_scheduler("ddpm"), steps, lr, alpha, beta, weight_decay=0.0,
-                              device=device, desc=desc)
+    out.losses = distill_loop(out.student, teacher, out.linfusion,
+                              cycle(batches(x * 2 - 1, y, recipe.batch_size, seed)), prepare,
+                              make_scheduler("ddpm"), recipe.steps, recipe.lr, recipe.alpha, recipe.beta,
+                              weight_decay=0.0, device=device, desc=desc)
     return out
 
 
-def test_digits(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def held_out_digits(size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The test split as RGB in [-1, 1] at ``size`` (the classifier and DDPM use 3 channels)."""
     data = digits("test", size, channels=3)
     return data.x * 2 - 1, data.y
@@ -111,7 +132,7 @@ def eps_mse(models: dict[str, nn.Module], size: int, seed: int, device: torch.de
             n: int | None = None, batch_size: int = 128) -> dict[str, float]:
     """Held-out ``E ||eps_theta(x_t, t, c) - eps||^2`` on test digits at ``size``: the same ``(x_0, eps, t)``
     for every model (paired comparison); ``t`` uniform over the training steps."""
-    x0, y = test_digits(size)
+    x0, y = held_out_digits(size)
     if n is not None:
         x0, y = x0[:n], y[:n]
     g = torch.Generator().manual_seed(seed)
@@ -143,14 +164,33 @@ def kid(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
     return float(xx + yy - 2 * kxy.mean())
 
 
+def refine_inputs(size: int, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``per_class`` test digits of each class, upsampled to ``size`` (bilinear), in [-1, 1]."""
+    x, y = held_out_digits(16)
+    keep = torch.cat([torch.nonzero(y == c).flatten()[:per_class] for c in range(10)])
+    x = x[keep]
+    if size != x.shape[-1]:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    return x, y[keep]
+
+
 @torch.no_grad()
-def generate(model: ClassConditionalUNet, per_class: int, size: int, steps: int, guidance: float, seed: int,
-             device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """``per_class`` guided DDIM samples of every digit at ``size`` px: images (10 per_class, 3, size, size)
-    in [0, 1] and their requested labels. The same seed gives every model the same starting noise."""
-    labels = torch.arange(10).repeat_interleave(per_class)
+def refine(model: ClassConditionalUNet, x0: torch.Tensor, labels: torch.Tensor, recipe: RefineRecipe, seed: int,
+           device: torch.device | str = "cpu") -> torch.Tensor:
+    """SDEdit: noise ``x0`` (in [-1, 1]) to ``t = strength * T``, then guided DDIM back to ``t = 0``
+    (``recipe.steps`` spread over the whole schedule, those below ``t`` run). Images in [0, 1]. The same
+    seed gives every model the same noise."""
+    scheduler = make_scheduler("ddim")
+    scheduler.set_timesteps(recipe.steps)
+    steps = [t for t in scheduler.timesteps if t <= recipe.strength * scheduler.config.num_train_timesteps]
     model = model.to(device).eval()
-    return sample(model, labels, steps, guidance, torch.Generator().manual_seed(seed), size=size), labels
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+    x = scheduler.add_noise(x0, noise, torch.full((len(x0),), int(steps[0]))).to(device)
+    labels = labels.to(device)
+    for t in steps:
+        tt = torch.full((len(x),), int(t), device=device, dtype=torch.long)
+        x = scheduler.step(guided_eps(model, x, tt, labels, recipe.guidance), t, x).prev_sample
+    return ((x.clamp(-1, 1) + 1) / 2).cpu()
 
 
 @torch.no_grad()
@@ -167,22 +207,25 @@ def judge(images: torch.Tensor, labels: torch.Tensor, classifier: nn.Module, rea
 @torch.no_grad()
 def real_features(classifier: nn.Module) -> torch.Tensor:
     """The classifier's features of the real test digits (16 px), the reference for :func:`kid`."""
-    x, _ = test_digits(16)
+    x, _ = held_out_digits(16)
     return classifier.cpu().eval().embed((x + 1) / 2)
 
 
-def sample_and_judge(models: dict[str, ClassConditionalUNet], sizes: Sequence[int], per_class: dict[int, int],
-                     steps: int, guidance: float, seeds: Sequence[int], classifier: nn.Module,
-                     device: torch.device | str = "cpu") -> tuple[dict, dict]:
-    """Every model at every size and seed: scores ``{(model, size): [per seed {accuracy, kid}]}`` and
-    the first seed's images ``{(model, size): images}`` for the figures."""
+def refine_and_judge(models: dict[str, ClassConditionalUNet], sizes: Sequence[int], recipe: RefineRecipe,
+                     seeds: Sequence[int], classifier: nn.Module, device: torch.device | str = "cpu",
+                     ) -> tuple[dict, dict]:
+    """Every model refines the same upsampled test digits at every size and seed: scores
+    ``{(model, size): [per seed {accuracy, kid}]}``, and the first seed's images ``{(model, size): images}``
+    (plus ``("input", size)``: the upsampled digits themselves) for the figures."""
     reference = real_features(classifier)
     scores: dict = {}
     images: dict = {}
-    jobs = [(name, size, s) for size in sizes for s in seeds for name in models]
-    for name, size, s in progress(jobs, desc="sampling"):
-        x, labels = generate(models[name], per_class[size], size, steps, guidance, s, device)
-        scores.setdefault((name, size), []).append(judge(x, labels, classifier, reference))
-        if s == seeds[0]:
-            images[(name, size)] = x
+    for size in sizes:
+        x0, labels = refine_inputs(size, recipe.per_class)
+        images[("input", size)] = (x0 + 1) / 2
+        for name, s in progress([(name, s) for s in seeds for name in models], desc=f"refine at {size} px"):
+            x = refine(models[name], x0, labels, recipe, s, device)
+            scores.setdefault((name, size), []).append(judge(x, labels, classifier, reference))
+            if s == seeds[0]:
+                images[(name, size)] = x
     return scores, images

@@ -19,10 +19,12 @@ Narrated in notebooks/linfusion.py, "At full scale".
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -34,6 +36,23 @@ from ..core.paths import cache_dir
 from ..data.folders import IMAGE_SUFFIXES, DataFolderError
 from ..zoo.pretrained import WeightsNotFound, local_snapshot
 from .models import LinFusion
+
+@dataclass(frozen=True)
+class SDDistillRecipe:
+    """Distilling LinFusion into Stable Diffusion (official ``distill.py``: AdamW lr 1e-4, weight decay 0,
+    6 images per GPU, 2 accumulation steps, 512 px, fp16 on 8 GPUs)."""
+
+    steps: int
+    batch_size: int
+    grad_accum: int
+    lr: float
+    weight_decay: float = 0.0
+    resolution: int = 512
+    mixed_precision: str = "fp16"
+    alpha: float = 0.5
+    beta: float = 0.5
+    gpus: int = 1
+
 
 DEFAULT_PROMPT = "An astronaut floating in space. Beautiful view of the stars and the universe in the background."
 
@@ -57,7 +76,7 @@ def load_released(weights: str | Path, unet: nn.Module, param: str = "linfusion_
     return linfusion
 
 
-def stable_diffusion_comparison(base_model: str, linfusion_weights: str, resolutions: Sequence[int], steps: int,
+def stable_diffusion_comparison(weights: str, linfusion_weights: str | Path, resolutions: Sequence[int], steps: int,
                                 guidance: float, seed: int, device: torch.device,
                                 prompt: str = DEFAULT_PROMPT) -> dict:
     """Generate one image per resolution with SD's softmax self-attention, then with LinFusion mounted;
@@ -65,7 +84,7 @@ def stable_diffusion_comparison(base_model: str, linfusion_weights: str, resolut
     import matplotlib.pyplot as plt
     from diffusers import StableDiffusionPipeline
 
-    folder = local_snapshot(base_model, "base_model")
+    folder = local_snapshot(weights, "weights")
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     pipe = StableDiffusionPipeline.from_pretrained(str(folder), torch_dtype=dtype, local_files_only=True,
                                                    safety_checker=None, requires_safety_checker=False)
@@ -112,7 +131,7 @@ def stable_diffusion_comparison(base_model: str, linfusion_weights: str, resolut
 
 # ----- distillation on captioned images ------------------------------------------------------------------------
 
-def captioned_images(root: str | Path, param: str = "train_data") -> list[tuple[Path, str]]:
+def captioned_images(root: str | Path, param: str = "data_dir") -> list[tuple[Path, str]]:
     """``(image, caption)`` pairs of a folder: captions from ``metadata.jsonl`` (lines ``{"file_name": ...,
     "text": ...}``, the Hugging Face imagefolder layout) if present, else from ``<image stem>.txt`` beside
     each image. Raises :class:`DataFolderError` naming ``param`` and what is missing."""
@@ -153,7 +172,7 @@ class CaptionedImages(torch.utils.data.Dataset):
     """Images squashed to ``resolution`` x ``resolution`` (bicubic, as the official script) in [-1, 1], with
     their captions: items ``(image (3, R, R), caption)``."""
 
-    def __init__(self, root: str | Path, resolution: int, param: str = "train_data"):
+    def __init__(self, root: str | Path, resolution: int, param: str = "data_dir"):
         self.items = captioned_images(root, param)
         self.resolution = resolution
 
@@ -215,7 +234,7 @@ def distill_rank(rank: int, world_size: int, device: torch.device, cfg: dict[str
     from .training import distill_loop
 
     seed_everything(cfg["seed"])                                    # the same initial student on every rank
-    folder = local_snapshot(cfg["base_model"], "base_model")
+    folder = local_snapshot(cfg["weights"], "weights")
     load = lambda cls, sub: cls.from_pretrained(str(folder), subfolder=sub, local_files_only=True)
     tokenizer = load(CLIPTokenizer, "tokenizer")
     scheduler = load(DDPMScheduler, "scheduler")
@@ -231,9 +250,9 @@ def distill_rank(rank: int, world_size: int, device: torch.device, cfg: dict[str
     teacher = TextConditioned(unet.to(device, frozen_dtype))
     seed_everything(cfg["seed"] + 1000 * rank)                      # different noise and data per rank
 
-    dataset = CaptionedImages(cfg["train_data"], cfg["resolution"])
+    dataset = CaptionedImages(cfg["data_dir"], cfg["resolution"])
     if len(dataset) < cfg["batch_size"] * world_size:
-        raise DataFolderError(f"train_data: {len(dataset)} images are fewer than one batch "
+        raise DataFolderError(f"data_dir: {len(dataset)} images are fewer than one batch "
                               f"(sd_batch_size {cfg['batch_size']} x {world_size} GPUs)")
     batches = _cycle_loader(dataset, cfg["batch_size"], rank, world_size, cfg["seed"], cfg["workers"],
                             pin=device.type == "cuda")
@@ -262,40 +281,62 @@ def distill_rank(rank: int, world_size: int, device: torch.device, cfg: dict[str
     return {"losses": losses, "checksum": checksum}
 
 
-def distill_stable_diffusion(base_model: str, train_data: str | Path, *, steps: int, batch_size: int,
-                             grad_accum: int, lr: float, weight_decay: float = 0.0, alpha: float = 0.5,
-                             beta: float = 0.5, resolution: int = 512, mixed_precision: str = "fp16",
-                             gpus: int = 1, seed: int = 0, device: torch.device | str = "cuda",
-                             out_dir: str | Path | None = None, checkpoint_every: int = 1000,
-                             workers: int | None = None) -> dict[str, Any]:
-    """Distil LinFusion into the Stable Diffusion folder ``base_model`` on the captioned images in
-    ``train_data``; returns ``{"weights": folder in the released layout, "losses": per step (rank 0),
-    "out_dir", "checksums": one per rank}``.
+def distill_stable_diffusion(weights: str, data_dir: str | Path, recipe: SDDistillRecipe, *, seed: int = 0,
+                             device: torch.device | str = "cuda", out_dir: str | Path | None = None,
+                             checkpoint_every: int = 1000, workers: int | None = None) -> dict[str, Any]:
+    """Distil LinFusion into the Stable Diffusion folder ``weights`` on the captioned images in ``data_dir``;
+    returns ``{"weights": folder in the released layout, "losses": per step (rank 0), "out_dir",
+    "checksums": one per rank}``.
 
-    ``gpus > 1`` runs one rank per GPU (:func:`paperlib.core.launch`); the effective batch is
+    ``recipe.gpus > 1`` runs one rank per GPU (:func:`paperlib.core.launch`); the effective batch is
     ``batch_size * grad_accum * gpus``. Without ``out_dir`` the run lives in the cache, in a folder keyed
     by everything but ``steps``, so a longer run resumes a shorter one (``checkpoint.pt``).
     """
-    if mixed_precision not in PRECISIONS:
-        raise ValueError(f"mixed_precision: expected one of {sorted(PRECISIONS)}, got {mixed_precision!r}")
-    local_snapshot(base_model, "base_model")                         # clear errors before any process starts
-    captioned_images(train_data)
+    if recipe.mixed_precision not in PRECISIONS:
+        raise ValueError(f"mixed_precision: expected one of {sorted(PRECISIONS)}, got {recipe.mixed_precision!r}")
+    local_snapshot(weights, "weights")                               # clear errors before any process starts
+    captioned_images(data_dir)
     device = torch.device(device)
-    key = dict(base_model=str(base_model), train_data=str(Path(train_data).expanduser().resolve()),
-               batch_size=batch_size, grad_accum=grad_accum, lr=lr, weight_decay=weight_decay, alpha=alpha,
-               beta=beta, resolution=resolution, mixed_precision=mixed_precision, gpus=gpus, seed=seed)
+    settings = {k: v for k, v in dataclasses.asdict(recipe).items() if k != "steps"}
+    key = dict(weights=str(weights), data_dir=str(Path(data_dir).expanduser().resolve()), seed=seed, **settings)
     if out_dir is None:
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
         out_dir = cache_dir() / "linfusion" / f"distilled-{digest}"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cfg = dict(key, train_data=str(train_data), steps=steps, out_dir=str(out_dir), checkpoint_every=checkpoint_every,
-               workers=workers if workers is not None else min(8, max(0, (os.cpu_count() or 1) // gpus - 1)))
-    if gpus > 1:
+    cfg = dict(key, data_dir=str(data_dir), steps=recipe.steps, out_dir=str(out_dir),
+               checkpoint_every=checkpoint_every,
+               workers=workers if workers is not None else min(8, max(0, (os.cpu_count() or 1) // recipe.gpus - 1)))
+    if recipe.gpus > 1:
         from ..core.launch import launch
 
-        ranks = launch(distill_rank, gpus, cfg, device=device, timeout_s=1800)
+        ranks = launch(distill_rank, recipe.gpus, cfg, device=device, timeout_s=1800)
     else:
         ranks = [distill_rank(0, 1, device, cfg)]
     return {"weights": out_dir / "linfusion", "losses": ranks[0]["losses"], "out_dir": out_dir,
             "checksums": [r["checksum"] for r in ranks]}
+
+
+def full_scale(weights: str, linfusion_weights: str | None, data_dir: str | Path | None, distill: SDDistillRecipe,
+               resolutions: Sequence[int], steps: int, guidance: float, seed: int, device: torch.device,
+               out_dir: str | Path | None = None) -> dict[str, Any]:
+    """The chapter's full-scale part: LinFusion for ``weights`` (distilled on ``data_dir`` when given, else the
+    released ``linfusion_weights``), then :func:`stable_diffusion_comparison`. Returns its metrics (plus the
+    distillation's final loss), table and figures (plus the distillation's loss curve)."""
+    import matplotlib.pyplot as plt
+
+    metrics, figures = {}, []
+    if data_dir is not None:
+        distilled = distill_stable_diffusion(weights, data_dir, distill, seed=seed, device=device, out_dir=out_dir)
+        linfusion_weights = distilled["weights"]
+        total = distilled["losses"]["total"]
+        metrics["sd_distill_final_loss"] = float(sum(total[-100:]) / len(total[-100:]))
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.plot(total)
+        ax.set(xlabel="step", ylabel="total loss", yscale="log", title="LinFusion distilled into Stable Diffusion")
+        plt.close(fig)
+        figures.append(fig)
+    if linfusion_weights is None:
+        raise ValueError("linfusion_weights: needed unless data_dir is set (LinFusion distilled here)")
+    sd = stable_diffusion_comparison(weights, linfusion_weights, resolutions, steps, guidance, seed, device)
+    return {"metrics": {**metrics, **sd["metrics"]}, "table": sd["table"], "figures": figures + sd["figures"]}

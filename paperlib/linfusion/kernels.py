@@ -44,24 +44,77 @@ def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
 
 
 def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, normalize: bool = True,
-                     eps: float = EPS) -> torch.Tensor:
+                     eps: float = EPS, chunk: int | None = None) -> torch.Tensor:
     """Generalized linear attention ``y_i = phi(q_i)^T S / (phi(q_i)^T z + eps)`` in ``O(N d^2)``.
 
     q: (B, H, N, d), k: (B, H, M, d), v: (B, H, M, e) -> (B, H, N, e). ``normalize=False`` gives the
     raw-sum form ``phi(q_i)^T sum_j phi(k_j) v_j^T`` (the ablation).
+
+    Without autograd (inference) the tokens are processed ``chunk`` at a time (default: ``ceil(N / 2d)``,
+    i.e. ``2d`` chunks), so that besides its output the call holds only two ``(B, H, chunk, d)`` blocks of
+    features, together the size of the one-number-per-query-and-head statistics a fused softmax kernel keeps,
+    and never an ``N x d`` copy of ``phi(Q)``, ``phi(K)`` or ``phi(Q) S``. The output is laid out as
+    ``(B, N, H, e)`` (returned as a transposed view), which is what merging the heads wants next. When a
+    gradient is needed the plain form below runs instead: autograd keeps those copies for the backward
+    pass anyway, and it cannot differentiate the chunked form's in-place accumulation.
     """
     _check_qkv(q, k, v)
-    m = k.shape[-2]
+    if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
+        return _linear_attention_graph(q, k, v, normalize, eps)
+    with torch.no_grad():
+        return _linear_attention_chunked(q, k, v, normalize, eps, chunk)
+
+
+def _linear_attention_graph(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, normalize: bool,
+                            eps: float) -> torch.Tensor:
+    """:func:`linear_attention` in whole-tensor operations (differentiable)."""
     if not normalize:
         kv = phi(k).transpose(-2, -1) @ v                      # sum_j phi(k_j) v_j^T: (B, H, d, e)
         return phi(q) @ kv
-    scale = m ** -0.5                                          # N^-1/2 on each factor: fp16-safe
+    scale = k.shape[-2] ** -0.5                                # N^-1/2 on each factor: fp16-safe
     phi_k = phi(k) * scale                                     # (B, H, M, d)
     kv = phi_k.transpose(-2, -1) @ (v * scale)                 # S = (1/N) sum_j phi(k_j) v_j^T: (B, H, d, e)
     z = phi_k.sum(-2, keepdim=True).transpose(-2, -1) * scale  # z = (1/N) sum_j phi(k_j): (B, H, d, 1)
     del phi_k
     phi_q = phi(q)                                             # (B, H, N, d)
     return (phi_q @ kv) / (phi_q @ z + eps)                    # (B, H, N, e)
+
+
+def _phi_(u: torch.Tensor) -> torch.Tensor:
+    """``phi(u)`` in one new tensor (ELU, then ``+ 1`` in place)."""
+    return F.elu(u).add_(1.0)
+
+
+def _linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, normalize: bool, eps: float,
+                              chunk: int | None) -> torch.Tensor:
+    """:func:`linear_attention` over token chunks: pass 1 sums ``S`` and ``z`` over chunks of keys, pass 2
+    writes each chunk of queries' outputs into place. Sums accumulate in at least float32."""
+    b, h, n, d = q.shape
+    m, e = k.shape[-2], v.shape[-1]
+    if chunk is not None and chunk < 1:
+        raise ValueError(f"linear_attention: chunk must be a positive token count, got {chunk}")
+    acc = torch.promote_types(q.dtype, torch.float32)
+    scale = m ** -0.5 if normalize else 1.0                    # N^-1/2 on each factor: fp16-safe
+    s = torch.zeros(b, h, d, e, dtype=acc, device=q.device)   # S: (B, H, d, e)
+    z = torch.zeros(b, h, d, 1, dtype=acc, device=q.device)   # z: (B, H, d, 1)
+    step = chunk or -(-m // (2 * d))
+    for k_c, v_c in zip(k.split(step, -2), v.split(step, -2)):
+        f = _phi_(k_c).mul_(scale)                             # N^-1/2 phi(k_j): (B, H, c, d)
+        s += f.transpose(-2, -1) @ v_c                         # (the other N^-1/2 is applied below)
+        z += f.sum(-2).unsqueeze(-1)
+        del f
+    s = s.mul_(scale).to(q.dtype)                              # S = (1/N) sum_j phi(k_j) v_j^T
+    z = z.mul_(scale).to(q.dtype)                              # z = (1/N) sum_j phi(k_j)
+    out = q.new_empty(b, n, h, e).transpose(1, 2)              # (B, H, N, e), laid out as (B, N, H, e)
+    step = chunk or -(-n // (2 * d))
+    for q_c, out_c in zip(q.split(step, -2), out.split(step, -2)):
+        f = _phi_(q_c)                                         # phi(q_i): (B, H, c, d)
+        if normalize:
+            torch.div(f @ s, (f @ z).add_(eps), out=out_c)     # phi(q_i)^T S / (phi(q_i)^T z + eps)
+        else:
+            out_c.copy_(f @ s)
+        del f
+    return out
 
 
 def kernel_matrix_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, normalize: bool = True,
