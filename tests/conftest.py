@@ -9,7 +9,8 @@ import pytest
 @pytest.fixture(scope="session")
 def smoke_book():
     """Every chapter of _toc.yml executed by papermill at smoke scale, and the book built from those runs."""
-    from paperlib.book import build, runs_dir
+    from paperlib.book import build
+    from paperlib.core.paths import book_runs_dir
 
     html = build("smoke")
-    return html, runs_dir("smoke")
+    return html, book_runs_dir("smoke")

@@ -18,9 +18,7 @@ from ..core.paths import book_runs_dir, repo_root
 from ..papers import toc_chapters
 from .executions import cache_execution, execute_chapter
 
-runs_dir = book_runs_dir  # the name tests/conftest.py imports
-
-__all__ = ["build", "execute_chapter", "runs_dir"]
+__all__ = ["build", "execute_chapter"]
 
 
 def build(scale: str = "cpu", force: bool = False, warnings_as_errors: bool = True) -> Path:
