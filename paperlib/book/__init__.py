@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..core.paths import book_runs_dir, repo_root
+from ..core.paths import repo_root
 from ..papers import toc_chapters
 from .executions import cache_execution, execute_chapter
 
