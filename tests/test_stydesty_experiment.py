@@ -6,8 +6,9 @@ from PIL import Image
 from torch import nn
 
 from paperlib.core import ParameterError
-from paperlib.stydesty import (SCHEMA, DGData, GameRecipe, NetRecipe, SearchRecipe, TrainRecipe, first_by_index,
-                               folder_data, run_arm, search_position, summarize, train_at_positions, train_game)
+from paperlib.stydesty import (SCHEMA, DGData, GameRecipe, NetRecipe, SearchRecipe, TrainRecipe, arm_label,
+                               first_by_index, folder_data, per_seed, run_arm, run_arms, search_position, summarize,
+                               train_at_positions, train_game)
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
@@ -34,6 +35,7 @@ def test_every_arm_trains_and_reports_final_accuracies(arm):
     assert acc["target_mean"] == acc["shifted"] and acc["source_val"] == acc["source"]   # val is x[:6] here
     assert not r["model"].training
     assert (r["G"] is None) == (arm in ("erm", "erm_in"))
+    assert r["position"] == (None if arm in ("erm", "randconv") else 1)
 
 
 def test_the_in_only_control_has_the_layer_and_no_stylizer():
@@ -74,7 +76,8 @@ def test_stydesty_moves_F_G_and_H():
 
 def test_search_returns_a_candidate_and_logit_history():
     data = _tiny_data()
-    _, log = search_position(data.x_train, data.y_train, NET, SearchRecipe(steps=3, lr=0.05, batch_size=8), GAME, 0, CPU)
+    search = SearchRecipe(steps=3, lr=0.05, batch_size=8)
+    _, log = search_position(data.x_train, data.y_train, NET, search, GAME, 0, CPU)
     assert 0 <= log["position"] < 6 and log["alpha"].shape == (3, 6) and len(log["choices"]) == 3
     assert log["position"] == int(log["alpha"][-1].argmax())
 
@@ -85,8 +88,21 @@ def test_sweep_trains_every_arm_at_every_position():
                              GAME, 0, CPU)
     assert sorted(out) == sorted((a, k) for a in ("erm_in", "stydesty") for k in range(6))
     assert all(r["model"].position == k for (_, k), r in out.items())
-    s = summarize([out["stydesty", 4], out["stydesty", 4]], ["source", "target_mean"])
-    assert s["stydesty"]["source"][1] == 0.0
+
+
+def test_results_are_keyed_by_arm_and_position():
+    data = _tiny_data()
+    results = (run_arms(("erm", "stydesty"), data, NET, TRAIN, GAME, [0, 1], CPU, 3)
+               + run_arms(("stydesty",), data, NET, TRAIN, GAME, [0, 1], CPU, 1))
+    s = summarize(results, ["source", "target_mean"])
+    assert list(s) == [("erm", None), ("stydesty", 3), ("stydesty", 1)]          # ERM has no position
+    at_3 = per_seed(results, "stydesty", "target_mean", 3)
+    assert at_3 == [r["acc"]["target_mean"] for r in results[1:4:2]]            # seed order, position 3 only
+    assert s["stydesty", 3]["target_mean"][0] == pytest.approx(sum(at_3) / 2)
+    with pytest.raises(ValueError, match="needs a position"):
+        per_seed(results, "stydesty", "target_mean")
+    assert arm_label("stydesty", 3, ("a", "b", "c", "conv2")) == "StyDeSty, IN after conv2"
+    assert arm_label("advsty", 1, ("a", "relu1")) == "adversarial G, no destylization, F ends after relu1"
 
 
 def _write_folder(root, domain, classes, n=3, size=10, names=None):

@@ -6,7 +6,7 @@ loops), ``experiment`` (arms, evaluation, sweep), ``report`` (tables and figures
 benchmarks from local folders), ``params`` (the schema).
 """
 from .data import DGData, as_float, check_label_space, miniature_data
-from .experiment import (ARM_LABELS, ARMS, evaluate, feature_spread, per_seed, run_arm, run_arms, summarize,
+from .experiment import (ARM_LABELS, ARMS, POSITIONED, arm_label, evaluate, feature_spread, per_seed, run_arm, run_arms, summarize,
                          train_at_positions)
 from .full import CIFAR10_CLASSES, CIFAR10C_GROUPS, cifar10c_tensors, first_by_index, folder_data
 from .kernels import (ProbHead, Stylizer, alignment_loss, club_loss, likelihood_loss, make_stylizer, mmd_rbf,
@@ -18,7 +18,8 @@ from .report import plot_accuracies, plot_search, plot_sweep, results_table, sty
 from .train import (GameRecipe, NetRecipe, SearchRecipe, TrainRecipe, search_position, train_game,
                     train_plain)
 
-__all__ = ["DGData", "as_float", "check_label_space", "miniature_data", "ARM_LABELS", "ARMS", "evaluate",
+__all__ = ["DGData", "as_float", "check_label_space", "miniature_data", "ARM_LABELS", "ARMS", "POSITIONED",
+           "arm_label", "evaluate",
            "feature_spread", "per_seed", "run_arm", "run_arms", "summarize", "train_at_positions", "CIFAR10_CLASSES",
            "CIFAR10C_GROUPS", "cifar10c_tensors", "first_by_index", "folder_data", "ProbHead", "Stylizer",
            "alignment_loss", "club_loss", "likelihood_loss", "make_stylizer", "mmd_rbf", "straight_through_onehot",

@@ -25,6 +25,8 @@ from .train import GameRecipe, NetRecipe, TrainRecipe, train_game, train_plain
 ARMS = ("erm", "erm_in", "randconv", "advsty", "stydesty")
 ARM_LABELS = {"erm": "ERM", "erm_in": "ERM + IN layer", "randconv": "RandConv (random G)",
               "advsty": "adversarial G, no destylization", "stydesty": "StyDeSty"}
+#: the arms whose network depends on the position (the IN layer, or where F ends for advsty)
+POSITIONED = ("erm_in", "advsty", "stydesty")
 
 
 @torch.no_grad()
@@ -62,7 +64,8 @@ def feature_spread(model: DGNet, x: torch.Tensor, n: int = 256) -> float:
 
 def run_arm(arm: str, data: DGData, net: NetRecipe, train: TrainRecipe, game: GameRecipe, seed: int, device,
             position: int) -> dict:
-    """Train one arm for one seed at the destylization ``position`` and evaluate it."""
+    """Train one arm for one seed and evaluate it. ``position`` places the IN layer (``erm_in``,
+    ``stydesty``) or splits F from H (``advsty``); ERM and RandConv ignore it (their result says None)."""
     x, y = data.x_train, data.y_train
     if arm == "erm":
         model, G, log = train_plain(x, y, net, train, seed, device)
@@ -76,8 +79,8 @@ def run_arm(arm: str, data: DGData, net: NetRecipe, train: TrainRecipe, game: Ga
     else:
         raise ValueError(f"arm: expected one of {ARMS}, got {arm!r}")
     spread = feature_spread(model, data.x_val) if arm in ("erm_in", "stydesty") else float("nan")
-    return {"arm": arm, "seed": seed, "position": position, "acc": evaluate(model, data), "log": log,
-            "model": model, "G": G, "spread": spread}
+    return {"arm": arm, "seed": seed, "position": position if arm in POSITIONED else None,
+            "acc": evaluate(model, data), "log": log, "model": model, "G": G, "spread": spread}
 
 
 def run_arms(arms: tuple[str, ...], data: DGData, net: NetRecipe, train: TrainRecipe, game: GameRecipe,
@@ -87,7 +90,7 @@ def run_arms(arms: tuple[str, ...], data: DGData, net: NetRecipe, train: TrainRe
 
 
 def train_at_positions(arms: tuple[str, ...], data: DGData, net: NetRecipe, train: TrainRecipe, game: GameRecipe,
-                    seed: int, device, positions: list[int] | None = None) -> dict[tuple[str, int], dict]:
+                       seed: int, device, positions: list[int] | None = None) -> dict[tuple[str, int], dict]:
     """``arms`` trained with the IN layer at each candidate position (one seed): (arm, position) -> result.
     ``positions`` limits the sweep (default: every candidate of the network)."""
     if positions is None:
@@ -95,19 +98,30 @@ def train_at_positions(arms: tuple[str, ...], data: DGData, net: NetRecipe, trai
     return {(arm, k): run_arm(arm, data, net, train, game, seed, device, k) for k in positions for arm in arms}
 
 
-def per_seed(results: list[dict], arm: str, name: str) -> list[float]:
-    """One arm's accuracy on ``name`` for each seed, in seed order (the order every arm ran in)."""
-    return [r["acc"][name] for r in results if r["arm"] == arm]
+def per_seed(results: list[dict], arm: str, name: str, position: int | None = None) -> list[float]:
+    """One arm's accuracy on ``name`` for each seed, in seed order (the order every arm ran in); for the
+    arms with a position, at ``position``."""
+    if (arm in POSITIONED) != (position is not None):
+        raise ValueError(f"position: arm {arm!r} " + ("needs a position" if arm in POSITIONED else "has none"))
+    return [r["acc"][name] for r in results if r["arm"] == arm and r["position"] == position]
 
 
-def summarize(results: list[dict], names: list[str]) -> dict[str, dict[str, tuple[float, float]]]:
-    """arm -> domain -> (mean, sample std) over seeds."""
-    out: dict[str, dict[str, tuple[float, float]]] = {}
-    for arm in dict.fromkeys(r["arm"] for r in results):
-        out[arm] = {}
+def summarize(results: list[dict], names: list[str]) -> dict[tuple[str, int | None], dict[str, tuple[float, float]]]:
+    """(arm, position) -> domain -> (mean, sample std) over seeds."""
+    out: dict[tuple[str, int | None], dict[str, tuple[float, float]]] = {}
+    for arm, position in dict.fromkeys((r["arm"], r["position"]) for r in results):
+        out[arm, position] = {}
         for name in names:
-            vals = per_seed(results, arm, name)
+            vals = per_seed(results, arm, name, position)
             m = sum(vals) / len(vals)
             s = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else float("nan")
-            out[arm][name] = (m, s)
+            out[arm, position][name] = (m, s)
     return out
+
+
+def arm_label(arm: str, position: int | None = None, candidates: tuple[str, ...] = ()) -> str:
+    """'StyDeSty, IN after conv2': the arm's name, and where its layer (or F/H split) sits."""
+    if position is None:
+        return ARM_LABELS[arm]
+    where = candidates[position] if candidates else f"position {position}"
+    return f"{ARM_LABELS[arm]}, {'F ends' if arm == 'advsty' else 'IN'} after {where}"

@@ -61,7 +61,8 @@ def first_by_index(stems: list[str], n: int, param: str = "n_train") -> torch.Te
     return torch.tensor(order[:n])
 
 
-def cifar10c_tensors(root: str | Path, group: str, level: int, image_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+def cifar10c_tensors(root: str | Path, group: str, level: int,
+                     image_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     """One CIFAR-10-C group at one severity: ``root/CIFAR-10-C/<corruption>.npy`` (N*5, 32, 32, 3) uint8
     files and ``labels.npy``; severity ``level`` is the level-th block of 1/5 of each file."""
     import numpy as np

@@ -60,7 +60,8 @@ SCHEMA = Schema("stydesty", (
     Param("beta_sem", float, 1.0, "weight of L_sem (MMD) in G's loss", low=0.0),
     Param("beta_lik", float, 0.1, "weight of L_club in G's loss", low=0.0),
     Param("beta_align", float, 1.0, "weight of -L_align in G's loss", low=0.0),
-    Param("official_lik_sign", bool, False, "use the official code's -log(sigma^2) in L_lik instead of the paper's NLL"),
+    Param("official_lik_sign", bool, False,
+          "use the official code's -log(sigma^2) in L_lik instead of the paper's NLL"),
     Param("scheduler", str, "cos", "learning-rate schedule: cosine (Digits) or x0.1 at 45% (step: PACS, CIFAR)",
           choices=("cos", "step")),
     Param("augment", bool, False, "random flip (+ padded crop at 32 px) of source batches (CIFAR, PACS)"),
@@ -74,7 +75,8 @@ SCHEMA = Schema("stydesty", (
     Param("position", int, None, "destylization position (LeNet 0..5: after conv1, relu1, pool1, conv2, relu2, "
           "pool2; resnet18 0..3: after layer1..4; wrn16_4 0..3: after conv1, block1..3); null: the search's pick",
           low=0, high=5, optional=True),
-    Param("sweep_positions", list, {"smoke": [1, 3], "cpu": None, "full": None}, "positions at which StyDeSty and ERM + IN are also trained (one seed); "
+    Param("sweep_positions", list, {"smoke": [1, 3], "cpu": None, "full": None},
+          "positions at which StyDeSty and ERM + IN are also trained (one seed); "
           "null: every candidate, []: no sweep", optional=True),
     Param("sweep_steps", int, {"smoke": 2, "cpu": 50, "full": 10000},
           "outer iterations per sweep run (fewer than steps, to afford every position)", low=1),

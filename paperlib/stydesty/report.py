@@ -8,7 +8,7 @@ import torch
 from .data import as_float
 from paperlib.core import BASELINE_COLOR, METHOD_COLOR
 
-from .experiment import ARM_LABELS
+from .experiment import ARM_LABELS, arm_label
 from .kernels import Stylizer, stylize
 from .models import CANDIDATES
 
@@ -16,12 +16,12 @@ ARM_COLORS = {"erm": BASELINE_COLOR, "erm_in": "#e69f00", "randconv": "#56b4e9",
               "stydesty": METHOD_COLOR}
 
 
-def results_table(summary: dict, names: list[str]) -> str:
-    """Markdown: one row per arm, mean ± std over seeds per domain."""
+def results_table(summary: dict, names: list[str], candidates: tuple[str, ...] = CANDIDATES) -> str:
+    """Markdown: one row per (arm, position), mean ± std over seeds per domain."""
     rows = ["| arm | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
-    for arm, cols in summary.items():
+    for (arm, position), cols in summary.items():
         cells = [f"{m:.3f}" + (f" ± {s:.3f}" if math.isfinite(s) else "") for m, s in (cols[n] for n in names)]
-        rows.append(f"| {ARM_LABELS.get(arm, arm)} | " + " | ".join(cells) + " |")
+        rows.append(f"| {arm_label(arm, position, candidates)} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -38,24 +38,27 @@ def sweep_table(swept: dict[tuple[str, int], dict], candidates: tuple[str, ...],
     return "\n".join(rows)
 
 
-def plot_accuracies(summary: dict, names: list[str], colors: dict[str, str] | None = None):
-    """Grouped bars: accuracy per domain (mean over seeds, std as error bars), one bar per arm."""
+def plot_accuracies(summary: dict, names: list[str], candidates: tuple[str, ...] = CANDIDATES,
+                    primary: int | None = None, colors: dict[str, str] | None = None):
+    """Grouped bars: accuracy per domain (mean over seeds, std as error bars), one bar per (arm, position);
+    bars of a positioned arm away from the ``primary`` position are hatched."""
     import matplotlib.pyplot as plt
 
-    arms = list(summary)
-    width = 0.8 / len(arms)
-    fig, ax = plt.subplots(figsize=(8.5, 3.4))
-    for i, arm in enumerate(arms):
-        means = [summary[arm][n][0] for n in names]
-        stds = [summary[arm][n][1] if math.isfinite(summary[arm][n][1]) else 0.0 for n in names]
-        xs = [j + (i - (len(arms) - 1) / 2) * width for j in range(len(names))]
-        ax.bar(xs, means, width, yerr=stds, capsize=2, label=ARM_LABELS.get(arm, arm),
-               color=(colors or ARM_COLORS).get(arm))
+    keys = list(summary)
+    width = 0.8 / len(keys)
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    for i, (arm, position) in enumerate(keys):
+        means = [summary[arm, position][n][0] for n in names]
+        stds = [summary[arm, position][n][1] if math.isfinite(summary[arm, position][n][1]) else 0.0 for n in names]
+        xs = [j + (i - (len(keys) - 1) / 2) * width for j in range(len(names))]
+        ax.bar(xs, means, width, yerr=stds, capsize=2, label=arm_label(arm, position, candidates),
+               color=(colors or ARM_COLORS).get(arm), hatch="//" if position not in (None, primary) else None,
+               edgecolor="white")
     ax.set_xticks(range(len(names)), names)
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)
     ax.axhline(0.1, color="gray", lw=0.8, ls=":")
-    ax.legend(ncol=3, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.28))
+    ax.legend(ncol=3, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 1.36))
     fig.tight_layout()
     return fig
 

@@ -126,7 +126,7 @@ def train_game(x: torch.Tensor, y: torch.Tensor, net: NetRecipe, train: TrainRec
     ``destylize=False`` is adversarial stylization alone: no IN layer and no F-side consistency terms
     ($\\alpha_a=\\alpha_l=\\beta_a=0$). Without the IN layer, $\\mathcal L_{lik}$ pulls each source embedding
     onto its stylized copy's and the network does not learn the source (0.58 source-val accuracy at the
-    book's cpu settings, against 0.92 without it), so the baseline drops it with the alignment.
+    book's cpu settings in a scratch run, against 0.92 without it), so the baseline drops it with the alignment.
     """
     gen = seed_everything(seed)
     model = net.build(position, destylize=destylize).to(device)
