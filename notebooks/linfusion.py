@@ -259,28 +259,29 @@ run.glue("mse_raw_top", run.metrics[f"mse_raw_{top}x"])
 # between its features of the results and of the real test digits says how digit-like they look (KID;
 # lower is closer). The first seed's results, one digit per column, the upsampled inputs on top:
 
-# %% mystnb={"image": {"alt": "Grids of refined digits, one row per model (the upsampled input, teacher, student before distillation, LinFusion, raw sum), one figure per size."}}
+# %% mystnb={"image": {"alt": "Grids of refined digits, one row per model (the upsampled input, teacher, LinFusion, raw sum), one figure per size."}}
 refine_recipe = recipe(RefineRecipe, p, prefix="sample_")
 run.glue("per_class_n", refine_recipe.per_class)
 run.glue("strength", refine_recipe.strength)
 run.glue("sample_steps_n", refine_recipe.steps)
 run.glue("guidance_w", refine_recipe.guidance)
-scores, images = refine_and_judge(models, sizes, refine_recipe, eval_seeds, zoo.create("classifier", p.scale)[0],
+refiners = {name: models[name] for name in ("teacher (softmax)", "LinFusion, distilled", "raw sum, distilled")}
+scores, images = refine_and_judge(refiners, sizes, refine_recipe, eval_seeds, zoo.create("classifier", p.scale)[0],
                                   dev)
 for s in sizes:
-    rows = {name: images[(name, s)][:: refine_recipe.per_class] for name in ("input", *models)}
+    rows = {name: images[(name, s)][:: refine_recipe.per_class] for name in ("input", *refiners)}
     image_grid(rows, size=0.7 if s <= 32 else 1.0, title=f"{s} px ({s // train_size}x the training size)")
 
 # %%
-accuracy = {(name, s): [r["accuracy"] for r in scores[(name, s)]] for name in models for s in sizes}
+accuracy = {(name, s): [r["accuracy"] for r in scores[(name, s)]] for name in refiners for s in sizes}
 table = ["| model | " + " | ".join(f"{s} px acc / KID" for s in sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
 table += [f"| {name} | " + " | ".join(f"{np.mean(accuracy[(name, s)]):.2f} / "
                                      f"{np.mean([r['kid'] for r in scores[(name, s)]]):.3f}" for s in sizes) + " |"
-          for name in models]
+          for name in refiners]
 display(Markdown("\n".join(table)))
-for name, key in keys.items():
+for name in refiners:
     for s, u in zip(sizes, p.upscales):
-        run.glue(f"acc_{key}_{u}x", float(np.mean(accuracy[(name, s)])))
+        run.glue(f"acc_{keys[name]}_{u}x", float(np.mean(accuracy[(name, s)])))
 run.glue("top_x", top)
 run.glue("acc_teacher_top", run.metrics[f"acc_teacher_{top}x"])
 run.glue("acc_linfusion_top", run.metrics[f"acc_linfusion_{top}x"])

@@ -51,9 +51,9 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, norma
     raw-sum form ``phi(q_i)^T sum_j phi(k_j) v_j^T`` (the ablation).
 
     Without autograd (inference) the tokens are processed ``chunk`` at a time (default: ``ceil(N / 2d)``,
-    i.e. ``2d`` chunks), so that besides its output the call holds only two ``(B, H, chunk, d)`` blocks of
-    features, together the size of the one-number-per-query-and-head statistics a fused softmax kernel keeps,
-    and never an ``N x d`` copy of ``phi(Q)``, ``phi(K)`` or ``phi(Q) S``. The output is laid out as
+    at least 16K numbers a block), so that besides its output the call holds only two ``(B, H, chunk, d)``
+    blocks of features, together the size of the one-number-per-query-and-head statistics a fused softmax
+    kernel keeps, and never an ``N x d`` copy of ``phi(Q)``, ``phi(K)`` or ``phi(Q) S``. The output is laid out as
     ``(B, N, H, e)`` (returned as a transposed view), which is what merging the heads wants next. When a
     gradient is needed the plain form below runs instead: autograd keeps those copies for the backward
     pass anyway, and it cannot differentiate the chunked form's in-place accumulation.
@@ -85,6 +85,16 @@ def _phi_(u: torch.Tensor) -> torch.Tensor:
     return F.elu(u).add_(1.0)
 
 
+MIN_CHUNK_ELEMENTS = 1 << 14  # 64 KB of float32 per chunk: below that, Python's per-chunk cost dominates
+
+
+def _chunk_tokens(tokens: int, batch_heads: int, d: int) -> int:
+    """Tokens per chunk: ``ceil(N / 2d)``, so that two ``(B, H, c, d)`` blocks of features hold ``B H N``
+    numbers (the size of a fused softmax kernel's per-row statistics), but at least
+    :data:`MIN_CHUNK_ELEMENTS` numbers per block."""
+    return max(-(-tokens // (2 * d)), -(-MIN_CHUNK_ELEMENTS // (batch_heads * d)), 1)
+
+
 def _linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, normalize: bool, eps: float,
                               chunk: int | None) -> torch.Tensor:
     """:func:`linear_attention` over token chunks: pass 1 sums ``S`` and ``z`` over chunks of keys, pass 2
@@ -97,7 +107,7 @@ def _linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     scale = m ** -0.5 if normalize else 1.0                    # N^-1/2 on each factor: fp16-safe
     s = torch.zeros(b, h, d, e, dtype=acc, device=q.device)   # S: (B, H, d, e)
     z = torch.zeros(b, h, d, 1, dtype=acc, device=q.device)   # z: (B, H, d, 1)
-    step = chunk or -(-m // (2 * d))
+    step = chunk or _chunk_tokens(m, b * h, d)
     for k_c, v_c in zip(k.split(step, -2), v.split(step, -2)):
         f = _phi_(k_c).mul_(scale)                             # N^-1/2 phi(k_j): (B, H, c, d)
         s += f.transpose(-2, -1) @ v_c                         # (the other N^-1/2 is applied below)
@@ -106,7 +116,7 @@ def _linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     s = s.mul_(scale).to(q.dtype)                              # S = (1/N) sum_j phi(k_j) v_j^T
     z = z.mul_(scale).to(q.dtype)                              # z = (1/N) sum_j phi(k_j)
     out = q.new_empty(b, n, h, e).transpose(1, 2)              # (B, H, N, e), laid out as (B, N, H, e)
-    step = chunk or -(-n // (2 * d))
+    step = chunk or _chunk_tokens(n, b * h, d)
     for q_c, out_c in zip(q.split(step, -2), out.split(step, -2)):
         f = _phi_(q_c)                                         # phi(q_i): (B, H, c, d)
         if normalize:
