@@ -12,7 +12,7 @@ from .experiment import ARM_LABELS, arm_label
 from .kernels import Stylizer, stylize
 from .models import CANDIDATES
 
-ARM_COLORS = {"erm": BASELINE_COLOR, "erm_in": "#e69f00", "randconv": "#56b4e9", "advsty": "#999999",
+ARM_COLORS = {"erm": BASELINE_COLOR, "erm_in": "#009e73", "randconv": "#56b4e9", "advsty": "#999999",
               "stydesty": METHOD_COLOR}
 
 
