@@ -100,6 +100,8 @@ def test_start_reads_the_namespace_and_overrides_and_refuses_strangers(monkeypat
     assert dict(p.sources) == {"scale": "set", "seed": "set", "steps": "set", "lr": "set", "device": "set"}
     with pytest.raises(ParameterError, match="^demo: unknown parameter 'stepz'; known: scale, device"):
         CHECKED.start({**namespace, "stepz": 3})
+    from paperlib.core import METHOD_COLOR  # an imported constant is not a parameter
+    assert CHECKED.start({**namespace, "METHOD_COLOR": METHOD_COLOR})[0].steps == 5
     with pytest.raises(ParameterError, match="unknown parameter 'lrr' in overrides"):
         CHECKED.start({**namespace, "overrides": {"lrr": 1}})
     with pytest.raises(ParameterError, match="must stay below 100"):

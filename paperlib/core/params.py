@@ -285,7 +285,8 @@ class Schema:
         for name, value in namespace.items():
             if name in self.by_name:
                 given[name] = value
-            elif not (name.startswith("_") or name == "overrides" or name in KERNEL_NAMES) and _plain(value):
+            elif not (name.startswith("_") or name == "overrides" or name in KERNEL_NAMES) and _plain(value) \
+                    and not _imported(name, value):
                 self._reject_unknown({name: value}, "")
         return given, dict(overrides)
 
@@ -318,6 +319,18 @@ class Schema:
 def _plain(value: Any) -> bool:
     """A value a parameters cell or papermill could have assigned (not a module, function or class)."""
     return value is None or isinstance(value, (bool, int, float, str, list, tuple, dict))
+
+
+def _imported(name: str, value: Any) -> bool:
+    """Whether ``name`` was imported (``from paperlib.core import METHOD_COLOR``): a loaded module holds the
+    very same object under that name."""
+    import sys
+
+    return any(vars(module).get(name, _MISSING) is value for module in list(sys.modules.values())
+               if module is not None and getattr(module, "__name__", "") != "__main__")
+
+
+_MISSING = object()
 
 
 def _show_markdown(text: str) -> None:
