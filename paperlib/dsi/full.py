@@ -323,18 +323,18 @@ def check_source_record(record: dict, bench: Benchmark) -> None:
             raise TargetLeakError(f"diffusion training data: {len(shared)} image(s) of the target domain {name!r} occur in it")
 
 
-def source_diffusion(diffusion_weights: str, bench: Benchmark, finetune_steps: int, size: int, seed: int = 0,
+def source_diffusion(diffusion_weights: str, bench: Benchmark, steps: int, size: int, seed: int = 0,
                      device: torch.device | str = "cpu", lr: float = 1e-4, batch_size: int = 48,
                      param: str = "diffusion_weights") -> tuple[LatentDiffusion, dict]:
     """The source-only latent diffusion model and its training record (checked against the targets).
 
-    ``finetune_steps = 0``: ``diffusion_weights`` must already be fine-tuned on the source domains and carry
+    ``steps = 0``: ``diffusion_weights`` must already be fine-tuned on the source domains and carry
     ``dsi_source.json``. Otherwise the UNet is fine-tuned on ``bench.source.train`` and cached under
     ``<cache>/dsi/`` (keyed by the base model, the training images and the recipe), then reused.
     """
-    if finetune_steps < 0:
-        raise ValueError(f"diffusion_steps: expected an integer >= 0, got {finetune_steps!r}")
-    if finetune_steps == 0:
+    if steps < 0:
+        raise ValueError(f"diffusion_steps: expected an integer >= 0, got {steps!r}")
+    if steps == 0:
         folder = local_snapshot(str(diffusion_weights), param)
         record = read_source_record(folder, param)
         check_source_record(record, bench)  # before loading gigabytes
@@ -343,11 +343,11 @@ def source_diffusion(diffusion_weights: str, bench: Benchmark, finetune_steps: i
     base = local_snapshot(str(diffusion_weights), param)
     recipe = {"base": str(base.resolve()), "domains": list(bench.source.domains), "size": size,
               "train": recipe_digest({"files": list(bench.train_hashes)}), "image_size": bench.image_size,
-              "steps": finetune_steps, "lr": lr, "batch_size": batch_size, "seed": seed}
+              "steps": steps, "lr": lr, "batch_size": batch_size, "seed": seed}
     out = cache_dir() / "dsi" / f"sd-{recipe_digest(recipe)}"
     if not (out / SOURCE_RECORD).is_file():
         model = LatentDiffusion.from_folder(base, size, param)
-        losses = finetune_on_source(model, bench.source.train[0], finetune_steps, lr, batch_size, seed, device)
+        losses = finetune_on_source(model, bench.source.train[0], steps, lr, batch_size, seed, device)
         record = {"recipe": recipe, "source_domains": list(bench.source.domains),
                   "train_file_sha256": list(bench.train_hashes), "final_loss": float(sum(losses[-50:]) / len(losses[-50:]))}
         model.save(out, record)
