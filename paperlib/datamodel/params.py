@@ -1,7 +1,7 @@
 """The datamodel chapter's parameters (``paperlib run datamodel -p name value``) and their cross-field checks."""
 from __future__ import annotations
 
-from ..core.params import Param, Params, Schema
+from ..core.params import Check, Param, Params, Schema
 
 
 def _folders_together(p: Params) -> str | None:
@@ -68,4 +68,5 @@ SCHEMA = Schema("datamodel", (
           "(0: all)", low=0),
     Param("seeds", int, {"smoke": 2, "cpu": 3, "full": 3}, "initialisations theta_0 (seed, seed+1, ...)", low=1),
 ), description="Distilled Datamodel: leave-one-cluster-out through a synset learnt by reverse gradient matching",
-   checks=(_folders_together, _noise_fits_the_digits, _truth_covers_the_noise, _noise_floor_needs_two_seeds))
+   checks=(Check(_folders_together, {"data_dir": "."}), Check(_noise_fits_the_digits, {"noisy_clusters": 21}),
+           Check(_truth_covers_the_noise, {"gt_units": 1}), Check(_noise_floor_needs_two_seeds, {"seeds": 1})))

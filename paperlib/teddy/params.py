@@ -1,7 +1,7 @@
 """The parameters of notebooks/teddy.py: presets per scale (smoke, cpu, full), their ranges and cross-field checks."""
 from __future__ import annotations
 
-from ..core.params import Param, Params, Schema
+from ..core.params import Check, Param, Params, Schema
 
 
 def _positive_ints(name: str):
@@ -105,6 +105,10 @@ SCHEMA = Schema("teddy", (
     Param("soft_labels", bool, {"smoke": False, "cpu": False, "full": True},
           "evaluate with the base model's soft labels (KL) instead of class ids"),
 ), description="Teddy: Taylor-approximated dataset distillation with a pool of weak models",
-   checks=(_positive_ints("ipcs"), _positive_ints("cost_ks"), _positive_numbers("unrolled_lrs"),
-           _positive_numbers("unrolled_inner_lrs"), _ablation_among_ipcs, _checkpoints_fit, _prune_ratios_below_one,
-           _bn_statistics_need_batch_norm, _convnet_side))
+   checks=(Check(_positive_ints("ipcs"), {"ipcs": [1, 0]}), Check(_positive_ints("cost_ks"), {"cost_ks": [0]}),
+           Check(_positive_numbers("unrolled_lrs"), {"unrolled_lrs": [-0.1]}),
+           Check(_positive_numbers("unrolled_inner_lrs"), {"unrolled_inner_lrs": []}),
+           Check(_ablation_among_ipcs, {"ablation_ipc": 10}), Check(_checkpoints_fit, {"pool_size": 4}),
+           Check(_prune_ratios_below_one, {"prune_ratios": [1.0]}),
+           Check(_bn_statistics_need_batch_norm, {"distill_objective": "bn_statistics"}),
+           Check(_convnet_side, {"image_size": 10})))
