@@ -1,14 +1,16 @@
 """Video-Infinity across processes (gloo on CPU, through paperlib.core.launch).
 
 * a split with a global set covering the whole video equals the *unmodified* diffusers UNet run on the
-  whole video in one process (2 and 4 processes, float64, same seed);
+  whole video in one process (2 and 4 processes, float64, same seed), and so does the split of the zoo's
+  trained video model on 2, 3 and 4 processes (an odd count: the middle rank has two neighbours, the pairs
+  of the exchange do not line up);
 * with the paper's windows, the split equals the one-process run of the same dual-scope pattern;
 * the bytes exchanged per step are exactly the closed form and do not grow with the video length;
   the end ranks take no halo on their outer side;
 * a rank that dies ends the run with an error, fast (no process left hanging).
 
-All the runs share one launch of 4 processes: jobs with ``world`` 1 or 2 run on the first processes of
-it (sub-groups), so the test pays for one spawn instead of three.
+All the runs share one launch of 4 processes: jobs with ``world`` 1, 2 or 3 run on the first processes of
+it (sub-groups), so the test pays for one spawn instead of several.
 """
 import time
 
@@ -17,15 +19,20 @@ import torch
 
 from paperlib.core import launch
 from paperlib.video_infinity import DualScope, VIDEO_UNET_CONFIG, bytes_per_layer_formula, run_jobs, stitch
-from paperlib.video_infinity.experiment import faulty_job
+from paperlib.video_infinity.jobs import faulty_job
 
 F = 16
 MODEL = {"kind": "random", "dtype": "float64", "config": {"sample_size": 4}}
+ZOO = {"kind": "zoo", "scale": "smoke", "labels": [3, 8], "dtype": "float64"}  # two videos, guided
 DUAL = {"padding": 2, "top_k": 4}
 
 
 def _job(mode, frames=F, steps=2, **kw):
     return dict(mode=mode, frames=frames, model=MODEL, steps=steps, keep_eps=True, **kw)
+
+
+def _zoo(mode, **kw):  # 24 frames: clips of 12, 8 and 6 frames on 2, 3 and 4 processes
+    return dict(mode=mode, frames=24, model=ZOO, steps=2, keep_eps=True, seeds=[0, 1], guidance=2.0, **kw)
 
 
 # one process (the references), then 2 and 4 processes: exact scope (one step: no phase), dual scope
@@ -39,6 +46,12 @@ JOBS = {
     "dual2_long": _job("video_infinity", frames=2 * F, steps=1, scope=DUAL, world=2),
     "exact4": _job("video_infinity", steps=1, world=4),
     "dual4": _job("video_infinity", scope=DUAL, world=4),
+    "zoo_whole": _zoo("whole"),
+    "zoo_exact2": _zoo("video_infinity", world=2),
+    "zoo_exact3": _zoo("video_infinity", world=3),
+    "zoo_exact4": _zoo("video_infinity", world=4),
+    "zoo_dual3": _zoo("video_infinity", scope=DUAL, world=3),
+    "zoo_ref3": _zoo("reference", scope=DUAL, split=3),
 }
 
 
@@ -63,6 +76,20 @@ def test_exact_split_equals_unmodified_unet(world, runs):
     results = runs[f"exact{world}"]
     assert _err(results, runs["whole"], "eps_first64") < 1e-10  # one UNet call at t = 999
     assert _err(results, runs["whole"], "latents") < 1e-6  # after the DDIM step (stored in float32)
+
+
+@pytest.mark.parametrize("world", [2, 3, 4])
+def test_the_zoo_video_model_splits_exactly(world, runs):
+    results = runs[f"zoo_exact{world}"]
+    assert sum(r is not None for r in results) == world
+    assert _err(results, runs["zoo_whole"], "eps_first64") < 1e-10  # guided, two videos, t = 999
+    assert _err(results, runs["zoo_whole"], "latents") < 1e-6  # after two DDIM steps
+    assert runs["zoo_whole"][0]["eps_first64"].abs().mean() > 0.1  # a real output, not zeros
+
+
+def test_the_zoo_model_dual_scope_on_three_processes_equals_its_pattern(runs):
+    assert _err(runs["zoo_dual3"], runs["zoo_ref3"], "eps_first64") < 1e-10
+    assert _err(runs["zoo_dual3"], runs["zoo_whole"], "eps_first64") > 1e-6
 
 
 @pytest.mark.parametrize("world", [2, 4])

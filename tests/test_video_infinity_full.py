@@ -8,9 +8,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from paperlib.video_infinity import make_video_unet
-from paperlib.video_infinity.experiment import video_job
-from paperlib.video_infinity.full import (FpsEmbedding, encode_prompts, generate_long_video, load_video_unet,
+from paperlib.video_infinity import SamplerRecipe, long_videos, make_video_unet, video_job
+from paperlib.video_infinity.full import (FpsEmbedding, encode_prompts, load_video_unet, pretrained_model,
                                           vae_scale)
 from paperlib.zoo.pretrained import WeightsNotFound
 
@@ -107,20 +106,21 @@ def test_split_over_two_processes_equals_one_process_with_guidance(folders):
     """The full-scale orchestration (launch, per-process loading, CFG, decoding) on 2 gloo processes, exact
     scope: the split video equals the whole video denoised in one process."""
     vc2, zs, _ = folders
-    out = generate_long_video(str(vc2), str(zs), "", clips=2, clip_frames=4, steps=2, scope=None, height=8,
-                              width=8, guidance=3.0, device="cpu", dtype="float64", sampler="ddim", cond=_cond(),
-                              ways=("video_infinity", "whole"))
-    assert len(out["video_infinity"]) == 1
-    vi, whole = out["video_infinity"][0], out["whole"][0]
-    assert vi.shape == (8, 8, 8, 3) and vi.dtype == torch.uint8
-    assert (out["video_infinity_latents"] - out["whole_latents"]).abs().max() < 1e-5
-    assert (vi.int() - whole.int()).abs().max() <= 1
+    model = pretrained_model(str(vc2), str(zs), "", fps=24, height=8, width=8, dtype="float64", cond=_cond())
+    exact = {"padding": None, "top_k": 8, "bias": 0.0}  # the global scope over all 8 frames: full attention
+    out = long_videos(model, clips=2, clip_frames=4, arms=("video_infinity", "whole"), scope=exact,
+                      sampler=SamplerRecipe(steps=2, guidance=3.0), seeds=[0])
+    vi, whole = out["video_infinity"], out["whole"]
+    assert vi["frames"].shape == (1, 8, 8, 8, 3) and vi["frames"].dtype == torch.uint8
+    assert (vi["latents"] - whole["latents"]).abs().max() < 1e-5
+    assert (vi["frames"].int() - whole["frames"].int()).abs().max() <= 1
+    assert vi["bytes_per_step"] > 0 and whole["bytes_per_step"] == 0
 
 
 def test_official_sampler_and_decoding_in_one_process(folders):
     vc2, zs, _ = folders
-    model = {"kind": "pretrained", "unet": str(vc2), "text_model": str(zs), "cond": _cond(), "dtype": "float32"}
-    job = dict(mode="whole", frames=4, model=model, steps=3, sampler="dpmpp_sde", guidance=12.0, latent_hw=[4, 4],
+    model = pretrained_model(str(vc2), str(zs), "", fps=24, height=8, width=8, dtype="float32", cond=_cond())
+    job = dict(mode="whole", frames=4, model=model, steps=3, sampler="dpmpp_sde", guidance=12.0,
                decode=str(zs), seeds=[0, 1])
     out = video_job(0, 1, torch.device("cpu"), job)
     assert out["latents"].shape == (2, 4, 4, 4, 4) and torch.isfinite(out["latents"]).all()

@@ -12,8 +12,7 @@ from torch import nn
 from paperlib.video_infinity import (ClipComm, ClipParallelTemporalConv, DualScope, DualScopeAttnProcessor,
                                      ClipParallelState, bytes_per_layer_formula, check_split, global_frame_indices,
                                      local_key_frames, make_clip_parallel, make_video_unet, phase_biases,
-                                     seam_ratio, set_dual_scope_reference, shared_frame_indices,
-                                     synced_group_norm, video_job)
+                                     set_dual_scope_reference, shared_frame_indices, synced_group_norm, video_job)
 
 torch.set_num_threads(1)
 
@@ -171,17 +170,6 @@ def test_bad_inputs_are_clear():
         video_job(0, 1, torch.device("cpu"), {"mode": "bogus", "frames": 16, "model": {"kind": "random"}})
 
 
-def test_seam_ratio():
-    smooth = torch.arange(16, dtype=torch.float64)[:, None].repeat(1, 4)
-    assert seam_ratio(smooth, 4) == pytest.approx(1.0)
-    jumps = smooth.clone()
-    for c in range(4):
-        jumps[c * 4:(c + 1) * 4] += 10 * c
-    assert seam_ratio(jumps, 4) == pytest.approx(11.0)
-    with pytest.raises(ValueError, match="no seams"):
-        seam_ratio(smooth[:4], 4)
-
-
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_exact_scope_on_cuda():
@@ -193,35 +181,3 @@ def test_exact_scope_on_cuda():
     with torch.no_grad():
         ref = unet(z, torch.tensor(900), encoder_hidden_states=c).sample
         assert (patched(z, torch.tensor(900), encoder_hidden_states=c).sample - ref).abs().max() < 1e-10
-
-
-def test_motion_model_patch_one_rank_equals_unmodified():
-    """The AnimateDiff-style UNetMotionModel (zoo DDPM + motion modules) takes the same patch."""
-    from paperlib.video_infinity.models import motion_unet
-    from paperlib.zoo import create
-
-    image_model, _ = create("ddpm", "smoke")
-    unet = motion_unet(image_model).double().eval()
-    for name, param in unet.named_parameters():  # motion modules' zero-initialised output: give it signal
-        if "motion_modules" in name and not param.any():
-            torch.nn.init.normal_(param, std=0.02)
-    patched = copy.deepcopy(unet)
-    make_clip_parallel(patched, ClipComm(), DualScope.exact(6))
-    z = torch.randn(1, 3, 6, 16, 16, dtype=torch.float64)
-    c = torch.randn(6, 1, 64, dtype=torch.float64)
-    with torch.no_grad():
-        ref = unet(z, torch.tensor(900), encoder_hidden_states=c).sample
-        assert (patched(z, torch.tensor(900), encoder_hidden_states=c).sample - ref).abs().max() < 1e-10
-
-
-def test_temporal_coherence():
-    from paperlib.video_infinity import temporal_coherence
-
-    gen = torch.Generator().manual_seed(0)
-    still = [torch.rand(1, 3, 4, 4, generator=gen).repeat(16, 1, 1, 1) + 0.01 * torch.rand(16, 3, 4, 4, generator=gen)
-             for _ in range(4)]
-    assert temporal_coherence(still, 8) < 0.1  # content persists from frame to frame
-    noise = [torch.rand(16, 3, 4, 4, generator=gen) for _ in range(4)]
-    assert temporal_coherence(noise, 8) == pytest.approx(1.0, abs=0.1)  # neighbours as unrelated as videos
-    with pytest.raises(ValueError, match="two videos"):
-        temporal_coherence(noise[:1], 8)

@@ -13,12 +13,13 @@ embedding). Here:
   prompt and on the empty prompt, once, in the orchestrating process; the ranks receive the embeddings;
 * :func:`load_vae` / :func:`decode_frames`: zeroscope's image VAE, applied frame by frame (it has no
   temporal layer, so each rank decodes its own clip);
-* :func:`scheduler_for`: DPM-Solver++ (SDE, Karras sigmas) on the model's scheduler config, the official
-  sampler, or DDIM.
+* :func:`scheduler_config`: the model's noise schedule (zeroscope's ``scheduler/``), on which the official
+  sampler (DPM-Solver++ SDE, Karras sigmas) runs;
+* :func:`pretrained_model`: the model spec the ranks build from (encoding the prompt once).
 
-Every rank loads the UNet itself and runs it through the same :func:`~paperlib.video_infinity.experiment.
-video_job` as the miniature. Tested on tiny configs saved with ``save_pretrained``
-(tests/test_video_infinity_full.py). Narrated in notebooks/video_infinity.py, "At full scale".
+Every rank loads the UNet itself and runs it through the same :func:`~paperlib.video_infinity.jobs.video_job`
+as the miniature. Tested on tiny configs saved with ``save_pretrained`` (tests/test_video_infinity_full.py).
+Narrated in notebooks/video_infinity.py, "At full scale".
 """
 from __future__ import annotations
 
@@ -30,10 +31,8 @@ from torch import nn
 
 from ..zoo.pretrained import WeightsNotFound, local_snapshot
 
-__all__ = ["FpsEmbedding", "load_video_unet", "load_vae", "decode_frames", "encode_prompts", "scheduler_for",
-           "generate_long_video", "vae_scale"]
-
-
+__all__ = ["FpsEmbedding", "load_video_unet", "load_vae", "decode_frames", "encode_prompts", "scheduler_config",
+           "pretrained_model", "vae_scale"]
 
 def vae_scale(model_id: str, param: str = "text_model") -> int:
     """Pixels per latent of the model's VAE: ``2 ** (blocks - 1)`` (8 for zeroscope's)."""
@@ -156,62 +155,21 @@ def encode_prompts(model_id: str, prompt: str, negative: str = "", param: str = 
     return enc(ids).last_hidden_state.float()
 
 
-def scheduler_for(steps: int, sampler: str = "ddim", model_id: str | None = None, param: str = "text_model"):
-    """The sampler with ``steps`` steps: ``ddim`` (trailing spacing) or ``dpmpp_sde`` (DPM-Solver++ SDE with
-    Karras sigmas, the official one), on ``model_id``'s scheduler config or the zoo's."""
-    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+def scheduler_config(model_id: str, param: str = "text_model") -> dict[str, Any]:
+    """The noise schedule of ``model_id`` (its ``scheduler/`` folder)."""
+    from diffusers import DDIMScheduler
 
-    if model_id is not None:
-        from diffusers import DDIMScheduler as _Base
-
-        config: Any = _Base.load_config(str(_component(model_id, "scheduler", param)))
-    else:
-        from ..zoo import make_scheduler
-
-        config = make_scheduler("ddim").config
-    if sampler == "ddim":
-        sched = DDIMScheduler.from_config(config, timestep_spacing="trailing")
-    elif sampler == "dpmpp_sde":
-        sched = DPMSolverMultistepScheduler.from_config(config, use_karras_sigmas=True,
-                                                        algorithm_type="sde-dpmsolver++")
-    else:
-        raise ValueError(f"sampler: expected 'ddim' or 'dpmpp_sde', got {sampler!r}")
-    sched.set_timesteps(steps)
-    return sched
+    return dict(DDIMScheduler.load_config(str(_component(model_id, "scheduler", param))))
 
 
-def generate_long_video(unet_id: str, text_model: str, prompt: str, clips: int, clip_frames: int, steps: int,
-                        scope: dict[str, Any], height: int, width: int, guidance: float = 12.0,
-                        fps: float = 24.0, seeds: tuple[int, ...] = (0,), device: str = "cuda", dtype: str | None = None,
-                        sampler: str = "dpmpp_sde", cond: torch.Tensor | None = None,
-                        ways: tuple[str, ...] = ("video_infinity", "independent")) -> dict[str, Any]:
-    """Long videos of ``clips`` clips from the pretrained model (one per seed, batched), one process per
-    clip, for each of ``ways`` (Video-Infinity; independent clips; ``whole``: one process), decoded by each
-    process to frames: a list of ``(F, H, W, 3)`` uint8 per way, and ``<way>_latents`` ``(B, C, F, h, w)``.
-
-    The prompt is encoded once here (``cond`` skips that: ``[negative; prompt]`` embeddings); each process
-    loads the UNet and VAE from the local folders. Also returns seconds per step and peak memory per
-    process (the slowest / largest process)."""
-    from ..core import launch
-    from .experiment import run_jobs, stitch
-
+def pretrained_model(unet_id: str, text_model: str, prompt: str, fps: float, height: int, width: int,
+                     dtype: str, cond: torch.Tensor | None = None) -> dict[str, Any]:
+    """The spec every rank builds the full-scale model from: VideoCrafter2's UNet folder, zeroscope's folder
+    (VAE, scheduler), ``[negative; prompt]`` embeddings encoded here once (``cond`` skips that), the latent
+    frame size and the VAE that decodes each rank's clip."""
     scale = vae_scale(text_model)
     if height % scale or width % scale:
         raise ValueError(f"height, width: expected multiples of {scale} pixels, got {height}x{width}")
-    if cond is None:
-        cond = encode_prompts(text_model, prompt)
-    dtype = dtype or ("float16" if torch.device(device).type == "cuda" else "float32")
-    model = {"kind": "pretrained", "unet": unet_id, "text_model": text_model, "cond": cond, "fps": fps,
-             "dtype": dtype}
-    base = dict(frames=clips * clip_frames, model=model, steps=steps, seeds=list(seeds), sampler=sampler,
-                guidance=guidance, latent_hw=[height // scale, width // scale], decode=text_model)
-    jobs = [dict(base, mode=w, **({"scope": scope} if w == "video_infinity" else {})) for w in ways]
-    results = launch(run_jobs, clips, jobs, device=device)
-    out: dict[str, Any] = {"seconds_per_step": {}, "peak_mb": {}}
-    for j, way in enumerate(ways):
-        ranks = [r[j] for r in results if r[j] is not None]
-        out[way] = list(stitch(ranks, "frames"))
-        out[f"{way}_latents"] = stitch(ranks)
-        out["seconds_per_step"][way] = max(r["seconds_per_step"] for r in ranks)
-        out["peak_mb"][way] = max(r["peak_abs_mb"] for r in ranks)
-    return out
+    return {"kind": "pretrained", "unet": unet_id, "text_model": text_model, "fps": fps, "dtype": dtype,
+            "cond": encode_prompts(text_model, prompt) if cond is None else cond,
+            "latent_hw": [height // scale, width // scale], "decode": text_model}

@@ -40,7 +40,7 @@ from ..core.launch import needs_cpu_staging
 __all__ = ["ClipComm", "DualScope", "ClipParallelState", "shared_frame_indices", "global_frame_indices",
            "local_key_frames", "phase_biases", "synced_group_norm", "SyncedGroupNorm",
            "ClipParallelTemporalConv", "ClipParallelAttnProcessor", "DualScopeAttnProcessor",
-           "make_clip_parallel", "set_dual_scope_reference", "temporal_receptive_field"]
+           "make_clip_parallel", "set_dual_scope_reference", "temporal_receptive_field", "bytes_per_layer_formula"]
 
 
 class ClipComm:
@@ -370,18 +370,10 @@ class DualScopeAttnProcessor:
                        torch.cat(allowed, 1), s.token_num_scale)
 
 
-def _temporal_classes() -> tuple[type, ...]:
-    from diffusers.models.transformers.transformer_temporal import TransformerTemporalModel
-    try:
-        from diffusers.models.unets.unet_motion_model import AnimateDiffTransformer3D
-        return (TransformerTemporalModel, AnimateDiffTransformer3D)
-    except ImportError:  # older diffusers
-        return (TransformerTemporalModel,)
-
-
 def _temporal_prefixes(unet: nn.Module) -> list[str]:
-    kinds = _temporal_classes()
-    return [name + "." for name, m in unet.named_modules() if isinstance(m, kinds)]
+    from diffusers.models.transformers.transformer_temporal import TransformerTemporalModel
+
+    return [name + "." for name, m in unet.named_modules() if isinstance(m, TransformerTemporalModel)]
 
 
 def _track_timestep(unet: nn.Module, state: ClipParallelState) -> None:
@@ -399,13 +391,13 @@ def make_clip_parallel(unet: nn.Module, comm: ClipComm, scope: DualScope) -> Cli
     layers inside temporal transformers (attn1 and attn2: both are self-attention over frames).
     """
     from diffusers.models.resnet import TemporalConvLayer
+    from diffusers.models.transformers.transformer_temporal import TransformerTemporalModel
 
-    kinds = _temporal_classes()
     for module in list(unet.modules()):
         for child_name, child in list(module.named_children()):
             if isinstance(child, TemporalConvLayer):
                 setattr(module, child_name, ClipParallelTemporalConv(child, comm))
-        if isinstance(module, kinds) and isinstance(module.norm, nn.GroupNorm):
+        if isinstance(module, TransformerTemporalModel) and isinstance(module.norm, nn.GroupNorm):
             module.norm = SyncedGroupNorm(module.norm, comm)
     return _set_temporal_processors(unet, lambda state: ClipParallelAttnProcessor(comm, scope, state))
 
@@ -434,6 +426,3 @@ def bytes_per_layer_formula(frames_per_rank: int, unit_bytes: int, scope: DualSc
     shared = len(shared_frame_indices(frames_per_rank, scope.top_k, world_size))
     return {"local_kv": 2 * 2 * p * unit_bytes, "global_kv": 2 * shared * unit_bytes,
             "conv_halo": 2 * conv_halo * unit_bytes}
-
-
-__all__.append("bytes_per_layer_formula")

@@ -1,22 +1,24 @@
-"""The video UNets the chapter splits across processes.
+"""The video UNets the chapter splits across processes, and their samplers.
 
-* :func:`make_video_unet`: a diffusers ``UNet3DConditionModel`` (VideoCrafter2's layer layout in
-  miniature: temporal convs, temporal transformers, spatial cross-attention) with random weights, the
-  zero-initialised temporal parameters made non-zero so that every temporal path carries signal.
-* :func:`motion_unet` / :func:`motion_model`: the zoo's class-conditional image DDPM turned into a video
-  model with ``UNetMotionModel.from_unet2d`` (frozen spatial layers, new motion modules) and trained
-  briefly on moving-digit clips, cached like a zoo entry.
+A model spec (a dict, so that it travels to the ranks) names one of three ``UNet3DConditionModel``s, all
+VideoCrafter2's layout (temporal convs after every resnet, temporal transformers, no frame-position
+embedding):
+
+* ``random``: :func:`make_video_unet`, a miniature with random weights, for the cost and exactness
+  measurements (they need no trained weights; its latent side can be made large enough for memory to show);
+* ``zoo``: the zoo's video model trained on moving digits (:mod:`paperlib.zoo.video`), for quality;
+* ``pretrained``: VideoCrafter2 from local folders (:func:`paperlib.video_infinity.full.pretrained_model`).
 
 Narrated in notebooks/video_infinity.py, Experiment.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["make_video_unet", "VIDEO_UNET_CONFIG", "call_unet", "motion_unet", "motion_model", "MOTION_RECIPES"]
+__all__ = ["VIDEO_UNET_CONFIG", "make_video_unet", "build_model", "scheduler_for", "random_model"]
 
 # A miniature of the VideoCrafter2 / zeroscope UNet3DConditionModel layout (the card's miniature).
 VIDEO_UNET_CONFIG: dict[str, Any] = dict(
@@ -43,102 +45,68 @@ def make_video_unet(seed: int = 0, dtype: torch.dtype = torch.float64, **overrid
         for param in unet.parameters():
             if not param.any():
                 param.copy_(torch.randn(param.shape, generator=gen) * 0.02)
+    return _cast(unet, dtype).eval()
+
+
+def _cast(unet: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """``unet.to(dtype)`` without diffusers' warning (it is about hub checkpoints; these models are ours)."""
     from diffusers.utils import logging as dlogging
 
     level = dlogging.get_verbosity()
-    dlogging.set_verbosity_error()  # the cast warning is about hub checkpoints; this model is built here
+    dlogging.set_verbosity_error()
     try:
-        return unet.to(dtype).eval()
+        return unet.to(dtype)
     finally:
         dlogging.set_verbosity(level)
 
 
-def call_unet(unet: nn.Module, z: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-    """``eps = unet(z, t, c)`` for either video UNet; ``z: (B, C, F, H, W)``, ``cond: (B, S, D)``."""
-    if type(unet).__name__ == "UNetMotionModel":
-        cond = cond.repeat_interleave(z.shape[2], dim=0)  # UNetMotionModel wants (B F, S, D)
-    return unet(z, t, encoder_hidden_states=cond).sample
+def random_model(size: int, dtype: str = "float32") -> dict[str, Any]:
+    """The spec of the random miniature at latent side ``size``."""
+    return {"kind": "random", "dtype": dtype, "config": {"sample_size": size}}
 
 
-MOTION_RECIPES: dict[str, dict[str, Any]] = {
-    # frames, canvas and digit sizes of the training clips; steps of motion-module training
-    "smoke": {"frames": 8, "size": 16, "digit_size": 12, "steps": 6, "batch_size": 4, "lr": 1e-3,
-              "train_spatial": False, "seed": 0},
-    "cpu": {"frames": 8, "size": 16, "digit_size": 12, "steps": 150, "batch_size": 4, "lr": 1e-3,
-            "train_spatial": False, "seed": 0},
-}
+def build_model(spec: dict[str, Any]) -> tuple[nn.Module, torch.Tensor, dict[str, Any], list[int]]:
+    """``(unet, cond, scheduler_config, latent_hw)`` for a model spec (see the module docstring).
+
+    ``cond`` is ``(1, S, D)``, or ``(2, S, D)`` = [negative; prompt] for classifier-free guidance, or
+    ``(2, B, S, D)`` with a prompt per video (the zoo model: ``spec["labels"]``, one digit per video); it is
+    the same on every rank. ``spec["dtype"]`` casts the weights (float64 for the exactness checks)."""
+    dtype = getattr(torch, spec.get("dtype", "float32"))
+    kind = spec["kind"]
+    if kind == "random":
+        from ..zoo import make_scheduler
+
+        unet = make_video_unet(spec.get("seed", 0), dtype, **spec.get("config", {}))
+        gen = torch.Generator().manual_seed(spec.get("seed", 0) + 7)
+        cond = torch.randn(1, 4, unet.config.cross_attention_dim, generator=gen)
+        return unet, cond.to(dtype), dict(make_scheduler("ddim").config), [unet.config.sample_size] * 2
+    if kind == "zoo":
+        from ..zoo import NULL_CLASS, create
+
+        model, _ = create("video_digits", spec["scale"])
+        labels = torch.tensor(spec["labels"])  # the digit of each video (its prompt)
+        with torch.no_grad():
+            cond = torch.stack([model.cond(torch.full_like(labels, NULL_CLASS)), model.cond(labels)])  # (2, B, 1, D)
+        return _cast(model.unet, dtype), cond.to(dtype), model.scheduler_config(), [model.unet.config.sample_size] * 2
+    if kind == "pretrained":
+        from .full import load_video_unet, scheduler_config
+
+        unet = load_video_unet(spec["unet"], dtype, spec.get("fps", 24))
+        return unet, spec["cond"].to(dtype), scheduler_config(spec["text_model"]), list(spec["latent_hw"])
+    raise ValueError(f"model kind: expected 'random', 'zoo' or 'pretrained', got {kind!r}")
 
 
-def motion_unet(image_model: nn.Module, max_frames: int = 32) -> nn.Module:
-    """``UNetMotionModel`` from the zoo DDPM's ``UNet2DConditionModel`` (its spatial weights copied)."""
-    from diffusers import UNetMotionModel
+def scheduler_for(steps: int, sampler: str, config: dict[str, Any]):
+    """The sampler with ``steps`` steps on a noise schedule ``config``: ``ddim`` (trailing spacing) or
+    ``dpmpp_sde`` (DPM-Solver++ SDE with Karras sigmas, the official one)."""
+    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
-    unet2d = image_model.unet
-    cfg = dict(unet2d.config)
-    n = len(cfg["block_out_channels"])
-    motion = UNetMotionModel(
-        sample_size=cfg["sample_size"], in_channels=cfg["in_channels"], out_channels=cfg["out_channels"],
-        down_block_types=tuple(t.replace("2D", "Motion") for t in cfg["down_block_types"]),
-        up_block_types=tuple(t.replace("2D", "Motion") for t in cfg["up_block_types"]),
-        block_out_channels=tuple(cfg["block_out_channels"]), layers_per_block=cfg["layers_per_block"],
-        norm_num_groups=cfg["norm_num_groups"], cross_attention_dim=cfg["cross_attention_dim"],
-        num_attention_heads=cfg["attention_head_dim"], motion_max_seq_length=max_frames,
-        motion_num_attention_heads=4, use_motion_mid_block=True,
-    )
-    missing, unexpected = motion.load_state_dict(unet2d.state_dict(), strict=False)
-    if unexpected:
-        raise RuntimeError(f"motion_unet: spatial weights did not fit: {unexpected[:3]}")
-    assert n == len(motion.down_blocks)
-    return motion
-
-
-class MotionDigits(nn.Module):
-    """The video denoiser ``eps(z_t, t, c)``: motion UNet plus the zoo DDPM's class tokens."""
-
-    def __init__(self, image_model: nn.Module, max_frames: int = 32):
-        super().__init__()
-        self.unet = motion_unet(image_model, max_frames)
-        self.class_embed = nn.Embedding.from_pretrained(image_model.class_embed.weight.detach().clone())
-
-    def cond(self, labels: torch.Tensor) -> torch.Tensor:
-        return self.class_embed(labels)[:, None, :]  # (B, 1, D)
-
-    def forward(self, z: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return call_unet(self.unet, z, t, self.cond(labels))
-
-
-def motion_model(scale: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """The cached motion-digit model for ``scale`` (trained on first use), in eval mode on the CPU."""
-    from ..core.seeding import seed_everything
-    from ..core.train import fit
-    from ..data import moving_digits
-    from ..zoo import cached_model, create, ddpm_loss, make_scheduler
-
-    r = dict(MOTION_RECIPES["cpu" if scale == "full" else scale])
-    image_model, image_meta = create("ddpm", scale)
-    r["ddpm"] = image_meta["sha256"]
-
-    def make() -> nn.Module:
-        return MotionDigits(image_model)
-
-    def train(model: nn.Module) -> dict[str, Any]:
-        seed_everything(r["seed"])
-        video, labels = moving_digits(512, r["frames"], r["size"], r["digit_size"], "train", r["seed"])
-        video = video.repeat(1, 1, 3, 1, 1) * 2 - 1  # (n, F, 3, H, W) in [-1, 1] like the image DDPM
-        for name, param in model.named_parameters():
-            param.requires_grad_(r["train_spatial"] or "motion_modules" in name)
-        scheduler = make_scheduler("ddpm")
-        opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=r["lr"])
-        gen = torch.Generator().manual_seed(r["seed"])
-
-        def batches():
-            while True:
-                pick = torch.randint(len(video), (r["batch_size"],), generator=gen)
-                yield video[pick].permute(0, 2, 1, 3, 4), labels[pick]  # (B, 3, F, H, W)
-
-        hist = fit(model, batches(), lambda m, b: ddpm_loss(m, b[0], b[1], scheduler), opt, r["steps"],
-                   desc="zoo: motion digits")
-        tail = hist.loss[-20:]
-        return {"final_loss": sum(tail) / len(tail), "first_loss": hist.loss[0]}
-
-    return cached_model("video_infinity_motion", r, make, train)
+    if sampler == "ddim":
+        sched = DDIMScheduler.from_config(config, timestep_spacing="trailing")
+    elif sampler == "dpmpp_sde":
+        sched = DPMSolverMultistepScheduler.from_config(config, use_karras_sigmas=True,
+                                                        algorithm_type="sde-dpmsolver++")
+    else:
+        raise ValueError(f"sampler: expected 'ddim' or 'dpmpp_sde', got {sampler!r}")
+    sched.set_timesteps(steps)
+    return sched

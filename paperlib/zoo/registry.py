@@ -20,6 +20,7 @@ from .cache import cached_model
 from .classifier import SmallCNN, random_shift
 from .clip import captions, class_text_embeddings, clip_loss, make_tiny_clip, tokenizer, ZeroShotClassifier
 from .ddpm import ClassConditionalUNet, ddpm_loss, make_scheduler
+from .video import video_digits
 
 _REGISTRY: dict[str, Callable[[str], tuple[nn.Module, dict[str, Any]]]] = {}
 
@@ -149,3 +150,6 @@ def ddpm(scale: str) -> tuple[nn.Module, dict[str, Any]]:
                 "trained_on": "source train split (digits.split_indices()['train'])"}
 
     return cached_model("ddpm", r, lambda: ClassConditionalUNet(r["image_size"], r["channels"]), train)
+
+
+register("video_digits")(video_digits)  # paperlib.zoo.video: the moving-digit UNet3DConditionModel
