@@ -2,18 +2,24 @@
 
 Narrated in notebooks/mindbridge.py.
 """
-from .experiment import (ARMS, Recipe, clip_targets, nsd_setting, Setting, Subject, build_model, clip_image_tokens, clip_text_tokens,
-                         cross_subject, evaluate, make_setting, new_subject, predict, recipe, reset_tuning,
-                         retrieval_class_agreement, retrieved, simulate_responses, synthesis_correlation, train)
+from .evaluate import evaluate, predict, retrieval_class_agreement, retrieved, synthesis_correlation
+from .experiment import (ARMS, ProtocolRecipe, SeedResult, cross_subject, new_subject, run_seed, setting_factory,
+                         targets_clip)
+from .full import NSD_SUBJECTS, nsd_setting
 from .kernels import (aggregate, check_voxels, cycle_loss, embedding_cosine, freeze_for_reset, prediction_loss,
                       reconstruction_loss, retrieval_top1, soft_clip_loss, synthesize)
 from .models import Adapter, MindBridge, Translator, builder, embedder, parameter_count
-from .nsd import NSD_SUBJECTS, ClipTargets, load_clip
 from .params import SCHEMA
+from .simulate import (Setting, SimRecipe, StimulusBank, Subject, simulate_responses, simulated_setting,
+                       stimulus_bank, voxel_gains)
+from .targets import clip_image_tokens, clip_targets, clip_text_tokens
+from .train import ModelRecipe, TrainRecipe, build_model, epoch_steps, reset_tuning, train
 
-__all__ = ["ARMS", "Recipe", "clip_targets", "nsd_setting", "NSD_SUBJECTS", "ClipTargets", "load_clip", "Setting", "Subject", "build_model", "clip_image_tokens", "clip_text_tokens",
-           "cross_subject", "evaluate", "make_setting", "new_subject", "predict", "recipe", "reset_tuning",
-           "retrieval_class_agreement", "retrieved", "simulate_responses", "synthesis_correlation", "train",
-           "aggregate", "check_voxels", "cycle_loss", "embedding_cosine", "freeze_for_reset", "prediction_loss",
-           "reconstruction_loss", "retrieval_top1", "soft_clip_loss", "synthesize", "Adapter", "MindBridge",
-           "Translator", "builder", "embedder", "parameter_count", "SCHEMA"]
+__all__ = ["evaluate", "predict", "retrieval_class_agreement", "retrieved", "synthesis_correlation", "ARMS",
+           "ProtocolRecipe", "SeedResult", "cross_subject", "new_subject", "run_seed", "setting_factory",
+           "targets_clip", "NSD_SUBJECTS", "nsd_setting", "aggregate", "check_voxels", "cycle_loss",
+           "embedding_cosine", "freeze_for_reset", "prediction_loss", "reconstruction_loss", "retrieval_top1",
+           "soft_clip_loss", "synthesize", "Adapter", "MindBridge", "Translator", "builder", "embedder",
+           "parameter_count", "SCHEMA", "Setting", "SimRecipe", "StimulusBank", "Subject", "simulate_responses",
+           "simulated_setting", "stimulus_bank", "voxel_gains", "clip_image_tokens", "clip_targets",
+           "clip_text_tokens", "ModelRecipe", "TrainRecipe", "build_model", "epoch_steps", "reset_tuning", "train"]

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from paperlib.core import ParameterError
-from paperlib.mindbridge import (SCHEMA, clip_text_tokens, cross_subject, load_clip, make_setting, new_subject)
-from paperlib.mindbridge.experiment import clip_image_tokens
-from paperlib.mindbridge.nsd import load_image
-from paperlib.zoo.pretrained import WeightsNotFound
+from paperlib.core import ParameterError, recipe
+from paperlib.mindbridge import (SCHEMA, ModelRecipe, ProtocolRecipe, TrainRecipe, clip_image_tokens,
+                                 clip_text_tokens, cross_subject, new_subject, nsd_setting, targets_clip)
+from paperlib.mindbridge.full import load_image
+from paperlib.zoo.pretrained import WeightsNotFound, load_clip
 from tests.stand_ins import write_open_clip_folder
 
 torch.set_num_threads(1)
@@ -74,15 +74,19 @@ def fake(tmp_path_factory):
 
 def _params(fake, **kw):
     data, clip_dir, _ = fake
-    base = dict(scale="smoke", device="cpu", data_root=str(data), clip_model=str(clip_dir), sources=3, steps=4,
-                adapt_steps=3, seeds=1, batch=4, test_stimuli=10, train_per_subject=20, retrieval_n=5,
-                pool_num=32, hidden=16, rank=4)
+    base = dict(scale="smoke", device="cpu", data_dir=str(data), clip_dir=str(clip_dir), n_sources=3, steps=4,
+                adapt_epochs=1, seeds=1, sharing_seeds=1, batch_size=4, bridge_batch_size=2, n_test=10, n_train=20,
+                retrieval_n=5, pool_num=32, hidden=16, rank=4)
     return SCHEMA.resolve(**{**base, **kw})
+
+
+def make_setting(p):
+    return nsd_setting(p, targets_clip(p), CPU)
 
 
 def test_clip_folder_loads_the_saved_weights_and_preprocessing(fake):
     _, clip_dir, ref = fake
-    targets = load_clip(str(clip_dir), "full")
+    targets = load_clip(clip_dir=str(clip_dir))
     saved = ref.state_dict()
     assert all(torch.equal(v, saved[k]) for k, v in targets.model.state_dict().items())
     assert targets.image_size == 16 and targets.mean == (0.4, 0.45, 0.5) and targets.std == (0.25, 0.3, 0.35)
@@ -114,25 +118,25 @@ def test_nsd_setting_follows_the_files(fake):
         first = data / "webdataset_avg_split" / "train" / f"subj{(1, 2, 5, 7)[k]:02d}" / "sample000000000.nsdgeneral.npy"
         assert torch.equal(s.train_V[0], torch.from_numpy(np.load(first)))
     # targets: the CLIP of the folder on the image file and on the first caption (lowest annotation id)
-    targets = load_clip(str(clip_dir), "full")
+    targets = load_clip(clip_dir=str(clip_dir))
     k = int(setting.test_idx[3])
     nsd_id = int(setting.labels[k])
     folder = data / "webdataset_avg_split" / "test" / "subj01"
     jpg = next(f for f in folder.glob("*.coco73k.npy") if int(np.load(f).reshape(-1)[0]) == nsd_id)
     x, thumb = load_image(jpg.with_name(jpg.name.replace("coco73k.npy", "jpg")), 16, 64)
-    expect_i = clip_image_tokens(targets.model.eval(), x[None], targets.mean, targets.std)[0]
+    expect_i = clip_image_tokens(targets.model.eval(), targets.preprocess(x[None]))[0]
     expect_t = clip_text_tokens(targets.model, [f"a picture number {nsd_id}"], targets.tokenize)[0]
     assert setting.image_tokens.dtype == torch.float16 and setting.image_tokens.shape[1:] == (17, 64)
     torch.testing.assert_close(setting.image_tokens[k].float(), expect_i, atol=2e-3, rtol=2e-3)
     torch.testing.assert_close(setting.text_tokens[k].float(), expect_t, atol=2e-3, rtol=2e-3)
     torch.testing.assert_close(setting.images[k].float(), thumb, atol=2e-3, rtol=0)
     # the same weights under other preprocessing give other targets: the folder's mean/std are used
-    other = clip_image_tokens(targets.model, x[None])[0]
+    other = clip_image_tokens(targets.model, x[None] * 2 - 1)[0]
     assert not torch.allclose(other, expect_i, atol=1e-2)
 
 
 def test_limits_follow_the_parameters(fake):
-    setting = make_setting(_params(fake, sources=2, train_per_subject=5, test_stimuli=4))
+    setting = make_setting(_params(fake, n_sources=2, n_train=5, n_test=4))
     assert [s.id for s in setting.sources] + [setting.new.id] == ["subj01", "subj02", "subj05"]
     assert all(len(s.train_idx) == 5 for s in setting.sources) and len(setting.test_idx) == 4
 
@@ -140,33 +144,34 @@ def test_limits_follow_the_parameters(fake):
 def test_both_experiments_run_on_the_nsd_setting(fake):
     p = _params(fake)
     setting = make_setting(p)
-    bridge, singles, metrics = cross_subject(setting, p, 0, CPU)
-    assert set(metrics["bridge"]) == {"subj01", "subj02", "subj05"}
-    assert all(0 <= m["top1"] <= 1 for m in metrics["bridge"].values())
-    out = new_subject(setting, bridge, p, 0, CPU)
+    m, r = recipe(ModelRecipe, p), recipe(TrainRecipe, p)
+    protocol = recipe(ProtocolRecipe, p, fractions=tuple(p.fractions))
+    bridge, singles, metrics = cross_subject(setting, m, r, protocol, 0, CPU)
+    assert set(metrics["bridge"]) == set(singles) == {"subj01", "subj02", "subj05"}
+    out = new_subject(setting, bridge, m, r, protocol, 0, CPU)
     assert {fr for fr, _ in out} == set(p.fractions)
 
 
 def test_missing_or_bad_nsd_data_gives_clear_errors(fake, tmp_path):
-    with pytest.raises(FileNotFoundError, match="'data_root'"):
-        make_setting(SCHEMA.resolve(scale="full", device="cpu"))
-    with pytest.raises(ParameterError, match="'data_root'"):
-        SCHEMA.resolve(scale="full", device="cpu", data_root=str(tmp_path / "nowhere"))
+    with pytest.raises(ParameterError, match="'data_dir'"):
+        SCHEMA.resolve(scale="full", device="cpu")
+    with pytest.raises(ParameterError, match="'data_dir'"):
+        SCHEMA.resolve(scale="full", device="cpu", data_dir=str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="nsd_stim_info_merged.csv"):
-        make_setting(_params(fake, data_root=str(tmp_path)))
+        make_setting(_params(fake, data_dir=str(tmp_path)))
     with pytest.raises(FileNotFoundError, match="subject 3's train folder"):
-        make_setting(_params(fake, sources=4))
-    with pytest.raises(WeightsNotFound, match="open_clip_config.json"):
-        make_setting(_params(fake, clip_model=str(tmp_path)))
+        make_setting(_params(fake, n_sources=4))
+    with pytest.raises(WeightsNotFound, match="clip_dir.*open_clip_config.json"):
+        make_setting(_params(fake, clip_dir=str(tmp_path)))
     bad = write_fake_nsd(tmp_path / "nan", subjects=(1, 2, 5, 7))
     V = np.full((3, VOXELS[2]), np.nan, dtype=np.float16)
     np.save(bad / "webdataset_avg_split" / "train" / "subj02" / "sample000000003.nsdgeneral.npy", V)
     with pytest.raises(ValueError, match="sample000000003.nsdgeneral.npy holds NaN"):
-        make_setting(_params(fake, data_root=str(bad)))
+        make_setting(_params(fake, data_dir=str(bad)))
     np.save(bad / "webdataset_avg_split" / "train" / "subj02" / "sample000000003.nsdgeneral.npy",
             np.zeros((3, VOXELS[2] + 1), dtype=np.float16))
     with pytest.raises(ValueError, match="expected voxel data of shape"):
-        make_setting(_params(fake, data_root=str(bad)))
+        make_setting(_params(fake, data_dir=str(bad)))
 
 
 @pytest.mark.slow
@@ -175,9 +180,10 @@ def test_chapter_on_the_nsd_stand_in(fake, tmp_path):
     from paperlib.runner import execute
 
     data, clip_dir, _ = fake
-    dest = execute("mindbridge", {"scale": "smoke", "device": "cpu", "data_root": str(data),
-                                  "clip_model": str(clip_dir), "sources": 3, "test_stimuli": 10, "retrieval_n": 5,
-                                  "steps": 4, "adapt_steps": 3, "seeds": 2}, tmp_path / "run", timeout_s=600)
+    dest = execute("mindbridge", {"scale": "smoke", "device": "cpu", "data_dir": str(data),
+                                  "clip_dir": str(clip_dir), "n_sources": 3, "n_test": 10, "retrieval_n": 5,
+                                  "steps": 4, "adapt_epochs": 1, "seeds": 2}, tmp_path / "run", timeout_s=600)
     record = json.loads((dest / "metrics.json").read_text())
     assert record["metrics"]["retrieval_n"] == 5
     assert {c["name"] for c in record["claims"]} >= {"one_model", "new_subject_low", "pseudo_aug"}
+    assert not any(c["name"].startswith("one_model_rho") for c in record["claims"])  # no simulated shares on NSD

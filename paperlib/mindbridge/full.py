@@ -1,10 +1,10 @@
-"""Full scale: the Natural Scenes Dataset (NSD) in the layout of MindBridge's official README, and CLIP
-targets from a local open_clip folder.
+"""Full scale: the Natural Scenes Dataset (NSD) in the layout of MindBridge's official README, as the
+subjects of both experiments (CLIP targets from a local open_clip folder, ``clip_dir``).
 
-The folder ``data_root`` (the official ``--data_path``) holds MindEye's preprocessed betas and the files
+The folder ``data_dir`` (the official ``--data_path``) holds MindEye's preprocessed betas and the files
 that link NSD's 73k stimulus index to COCO captions::
 
-    data_root/
+    data_dir/
       nsddata/experiments/nsd/nsd_stim_info_merged.csv        row i = NSD stimulus i: cocoId, cocoSplit
       nsddata_stimuli/stimuli/nsd/annotations/captions_{train,val}2017.json   COCO captions
       webdataset_avg_split/{train,val,test}/subj0N/
@@ -12,7 +12,7 @@ that link NSD's 73k stimulus index to COCO captions::
           sampleXXXXXXXXX.jpg              the stimulus image
           sampleXXXXXXXXX.coco73k.npy      its NSD (73k) stimulus index
 
-Training uses ``train/`` (the first ``train_per_subject`` samples in sorted order, like the official
+Training uses ``train/`` (the first ``n_train`` samples in sorted order, like the official
 ``--length``), evaluation the ``test/`` stimuli that every loaded subject saw (982 in NSD); ``val/`` is not
 read. Only numpy, PIL and the standard library: no pandas, h5py or pycocotools. Narrated in
 notebooks/mindbridge.py, "At full scale".
@@ -27,9 +27,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
-from ..zoo.pretrained import open_clip_folder
+from ..zoo.pretrained import LoadedClip
+from .simulate import Setting, Subject
+from .targets import clip_targets
 
 #: the order in which ``sources + 1`` NSD subjects are taken: the paper's 1, 2, 5, 7, then the others
 NSD_SUBJECTS = (1, 2, 5, 7, 3, 4, 6, 8)
@@ -38,14 +39,14 @@ THUMB = 64
 STIM_INFO = Path("nsddata", "experiments", "nsd", "nsd_stim_info_merged.csv")
 ANNOTATIONS = Path("nsddata_stimuli", "stimuli", "nsd", "annotations")
 SPLITS = Path("webdataset_avg_split")
-LAYOUT = ("data_root/nsddata/experiments/nsd/nsd_stim_info_merged.csv, "
-          "data_root/nsddata_stimuli/stimuli/nsd/annotations/captions_{train,val}2017.json and "
-          "data_root/webdataset_avg_split/{train,test}/subj0N/sample*.{nsdgeneral.npy,jpg,coco73k.npy} "
+LAYOUT = ("data_dir/nsddata/experiments/nsd/nsd_stim_info_merged.csv, "
+          "data_dir/nsddata_stimuli/stimuli/nsd/annotations/captions_{train,val}2017.json and "
+          "data_dir/webdataset_avg_split/{train,test}/subj0N/sample*.{nsdgeneral.npy,jpg,coco73k.npy} "
           "(the official MindBridge README's layout, MindEye's preprocessing)")
 
 
 def _missing(what: str, path: Path) -> FileNotFoundError:
-    return FileNotFoundError(f"mindbridge: parameter 'data_root': {what} {str(path)!r} is missing; expected "
+    return FileNotFoundError(f"mindbridge: parameter 'data_dir': {what} {str(path)!r} is missing; expected "
                              f"{LAYOUT}")
 
 
@@ -75,7 +76,7 @@ def read_stim_info(root: str | Path) -> list[tuple[int, str]]:
         reader = csv.DictReader(f)
         missing = {"cocoId", "cocoSplit"} - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"mindbridge: parameter 'data_root': {str(path)!r} lacks the column(s) "
+            raise ValueError(f"mindbridge: parameter 'data_dir': {str(path)!r} lacks the column(s) "
                              f"{', '.join(sorted(missing))}")
         return [(int(row["cocoId"]), row["cocoSplit"]) for row in reader]
 
@@ -87,7 +88,7 @@ def read_captions(root: str | Path, nsd_ids: Sequence[int]) -> dict[int, str]:
     wanted: dict[str, set[int]] = {}
     for i in nsd_ids:
         if not 0 <= i < len(info):
-            raise ValueError(f"mindbridge: parameter 'data_root': NSD stimulus {i} is not in "
+            raise ValueError(f"mindbridge: parameter 'data_dir': NSD stimulus {i} is not in "
                              f"{str(root / STIM_INFO)!r} ({len(info)} rows)")
         coco_id, split = info[i]
         wanted.setdefault(split, set()).add(coco_id)
@@ -104,7 +105,7 @@ def read_captions(root: str | Path, nsd_ids: Sequence[int]) -> dict[int, str]:
     for i in nsd_ids:
         coco_id, split = info[i]
         if (split, coco_id) not in first:
-            raise ValueError(f"mindbridge: parameter 'data_root': no COCO caption for NSD stimulus {i} "
+            raise ValueError(f"mindbridge: parameter 'data_dir': no COCO caption for NSD stimulus {i} "
                              f"(cocoId {coco_id}, {split})")
         out[i] = first[(split, coco_id)][1]
     return out
@@ -150,7 +151,7 @@ def read_split(root: str | Path, split: str, subject: int, limit: int | None = N
         if limit is not None and len(ids) == limit:
             break
     if not ids:
-        raise ValueError(f"mindbridge: parameter 'data_root': no usable {split} samples of subject {subject} "
+        raise ValueError(f"mindbridge: parameter 'data_dir': no usable {split} samples of subject {subject} "
                          f"in {str(folder)!r}")
     return NSDSplit(torch.stack(V), ids, images)
 
@@ -168,26 +169,55 @@ def load_image(path: Path, *sizes: int) -> tuple[torch.Tensor, ...]:
     return tuple(out)
 
 
-@dataclass
-class ClipTargets:
-    """A CLIP and how to feed it: the image side and normalisation of its training, and its tokenizer."""
+def nsd_setting(p, clip: LoadedClip, device) -> Setting:
+    """The Natural Scenes Dataset from ``p.data_dir``.
 
-    model: nn.Module
-    tokenize: Callable
-    image_size: int
-    mean: tuple[float, ...] | None = None  # None: the tiny CLIP's [-1, 1] mapping
-    std: tuple[float, ...] | None = None
+    Subjects: the first ``p.n_sources + 1`` of NSD subjects 1, 2, 5, 7, 3, 4, 6, 8 (the last is the new one).
+    Test: the first ``p.n_test`` of the ``test/`` stimuli every one of them saw (NSD's shared images),
+    with all repeats (``clean_test``: their mean, the best available estimate of the noise-free response).
+    Train: each subject's first ``p.n_train`` ``train/`` samples that are not test stimuli.
+    Targets: CLIP tokens of the stimulus image and of its first COCO caption. ``labels`` holds the NSD (73k)
+    stimulus index: at full scale the "class" of a stimulus is the stimulus itself. ``images``: ``THUMB``-px
+    thumbnails (float16) for figures. Token targets are kept in float16 on the CPU (NSD's 257x768 image tokens
+    of ~36k stimuli take 14 GB so).
+    """
+    if p.n_sources + 1 > len(NSD_SUBJECTS):
+        raise ValueError(f"mindbridge: parameter 'n_sources': NSD has {len(NSD_SUBJECTS)} subjects, so at most "
+                         f"{len(NSD_SUBJECTS) - 1} sources next to the new subject, got {p.n_sources}")
+    numbers = NSD_SUBJECTS[: p.n_sources + 1]
+    root = check_layout(p.data_dir, numbers)
+    tests = {s: read_split(root, "test", s) for s in numbers}
+    shared = sorted(set.intersection(*(set(t.nsd_ids) for t in tests.values())))[: p.n_test]
+    if len(shared) < 2:
+        raise ValueError(f"mindbridge: parameter 'data_dir': subjects {', '.join(map(str, numbers))} share "
+                         f"{len(shared)} test stimuli; at least 2 are needed")
+    test_set = set(shared)
+    trains = {s: read_split(root, "train", s, p.n_train, keep=lambda i: i not in test_set) for s in numbers}
+    files: dict[int, Path] = {}
+    for split in list(trains.values()) + [tests[numbers[0]]]:
+        for i, f in zip(split.nsd_ids, split.images):
+            files.setdefault(i, f)
+    bank = [i for i in files if i not in test_set] + shared  # train stimuli, then the shared test stimuli
+    row = {i: k for k, i in enumerate(bank)}
+    captions = read_captions(root, bank)
+    thumbs = torch.empty(len(bank), 3, THUMB, THUMB, dtype=torch.float16)
 
+    def loader(k: int, i: int):
+        def load():
+            x, thumbs[k] = load_image(files[i], clip.image_size, THUMB)
+            return x
+        return load
 
-def load_clip(name: str, scale: str) -> ClipTargets:
-    """``tiny_clip``: the zoo's tiny CLIP (trained in situ). Anything else: an open_clip model folder
-    (``open_clip_config.json`` plus weights, the layout of open_clip's hub repositories, e.g.
-    ``timm/vit_large_patch14_clip_224.openai`` for ViT-L/14 'openai'), given as a path or as a hub id in
-    the local Hugging Face cache. Never downloads."""
-    if name == "tiny_clip":
-        from ..zoo import create, tokenizer
-
-        clip, _ = create("tiny_clip", "smoke" if scale == "smoke" else "cpu")
-        return ClipTargets(clip, tokenizer(), 16)
-    model, tokenize, side, mean, std = open_clip_folder(name, "clip_model")
-    return ClipTargets(model, tokenize, side, mean, std)
+    image_tokens, text_tokens = clip_targets(clip, [loader(k, i) for k, i in enumerate(bank)],
+                                             [captions[i] for i in bank], device, dtype=torch.float16)
+    subjects = []
+    for s in numbers:
+        tr, te = trains[s], tests[s]
+        at = {i: k for k, i in enumerate(te.nsd_ids)}
+        test_V = te.V[[at[i] for i in shared]].float()
+        subjects.append(Subject(f"subj{s:02d}", tr.V.shape[-1], torch.tensor([row[i] for i in tr.nsd_ids]), tr.V,
+                                test_V, test_V.mean(1)))
+    test_idx = torch.tensor([row[i] for i in shared])
+    return Setting(thumbs, torch.tensor(bank), image_tokens, text_tokens, test_idx, subjects[:-1], subjects[-1],
+                   {"silent_share": float((subjects[0].clean_test <= 0).float().mean()), "data": "nsd",
+                    "nsd_subjects": list(numbers), "captions": [captions[i] for i in shared[:12]]})
