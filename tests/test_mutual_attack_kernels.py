@@ -5,11 +5,10 @@ import torch.nn.functional as F
 
 from paperlib import zoo
 from paperlib.data.digits import CLASS_NAMES
-from paperlib.mutual_attack import (SCHEMA, BudgetError, ClassMismatchError, ImageRangeError, MLP,
-                                    PerturbationGenerator, PromptLearner, attack_all, check_classes, fgsm,
-                                    generate, mi_fgsm, mutual_train, pgd, random_noise, success_rate,
-                                    success_table)
-from paperlib.mutual_attack.experiment import Setup, batch_sampler, build
+from paperlib.mutual_attack import (SCHEMA, BudgetError, ClassMismatchError, GameRecipe, ImageRangeError, MLP,
+                                    PerturbationGenerator, PromptLearner, attack_loss, batch_entropy, check_classes,
+                                    fgsm, generate, mi_fgsm, mutual_train, pgd, random_noise, success_rate,
+                                    tensor_sampler)
 
 torch.set_num_threads(1)
 
@@ -106,8 +105,7 @@ def test_defense_changes_only_the_prompt(clip, data):
     ctx_before = prompt.ctx.detach().clone()
     # defense only: zero attack steps, so the generator must not move either
     gen_before = {k: v.clone() for k, v in gen.state_dict().items()}
-    mutual_train(clip, prompt, gen, batch_sampler(x, y, 8, 0, torch.device("cpu")), rounds=1, steps_attack=0,
-                 steps_defense=3)
+    mutual_train(clip, prompt, gen, tensor_sampler(x, y)(8, 0, torch.device("cpu")), GameRecipe(1, 0, 3))
     assert not torch.equal(prompt.ctx, ctx_before)
     assert all(torch.equal(v, clip_before[k]) for k, v in clip.state_dict().items())
     assert all(torch.equal(v, gen_before[k]) for k, v in gen.state_dict().items())
@@ -120,10 +118,45 @@ def test_attack_changes_only_the_generator(clip, data):
     gen = PerturbationGenerator(0.1, width=8)
     ctx_before = prompt.ctx.detach().clone()
     w_before = gen.net[0].weight.detach().clone()
-    mutual_train(clip, prompt, gen, batch_sampler(x, y, 8, 0, torch.device("cpu")), rounds=1, steps_attack=2,
-                 steps_defense=0)
+    mutual_train(clip, prompt, gen, tensor_sampler(x, y)(8, 0, torch.device("cpu")), GameRecipe(1, 2, 0, beta=1.0))
     assert torch.equal(prompt.ctx, ctx_before)
     assert not torch.equal(gen.net[0].weight, w_before)
+
+
+def test_per_class_context_gives_each_class_its_own_prompt(clip, data):
+    x, y = data
+    prompt = PromptLearner(clip, CLASS_NAMES, "a photo of the digit", per_class=True)
+    shared = PromptLearner(clip, CLASS_NAMES, "a photo of the digit")
+    assert prompt.ctx.shape == (10,) + tuple(shared.ctx.shape)
+    with torch.no_grad():  # starts at the hand prompt, like the shared context
+        assert torch.allclose(prompt(), shared(), atol=1e-6)
+        prompt.ctx[3] += torch.randn(prompt.ctx[3].shape, generator=torch.Generator().manual_seed(0))  # class 3 only
+        moved = (prompt() - shared()).norm(dim=-1)
+    assert moved[3] > 1e-3 and torch.all(moved[torch.arange(10) != 3] < 1e-6)
+    gen = PerturbationGenerator(0.1, width=8)
+    mutual_train(clip, prompt, gen, tensor_sampler(x, y)(8, 0, torch.device("cpu")), GameRecipe(1, 0, 2))
+    assert prompt.ctx.grad is not None
+
+
+def test_batch_entropy_is_log_k_when_spread_and_zero_when_collapsed():
+    spread = torch.eye(4) * 50
+    collapsed = torch.zeros(4, 4)
+    collapsed[:, 2] = 50
+    assert batch_entropy(spread).item() == pytest.approx(torch.log(torch.tensor(4.0)).item(), abs=1e-4)
+    assert batch_entropy(collapsed).item() == pytest.approx(0.0, abs=1e-4)
+
+
+def test_attack_loss_adds_beta_times_the_batch_entropy(clip, data):
+    from paperlib.mutual_attack import image_embedding, zero_shot_logits
+
+    x, y = data
+    text = PromptLearner(clip, CLASS_NAMES)().detach()
+    x_adv = (x + 0.1).clamp(0, 1)
+    with torch.no_grad():
+        plain = attack_loss(clip, x, x_adv, y, text, lam=1.0)
+        with_entropy = attack_loss(clip, x, x_adv, y, text, lam=1.0, beta=0.5)
+        entropy = batch_entropy(zero_shot_logits(clip, image_embedding(clip, x_adv), text))
+    assert with_entropy.item() == pytest.approx(plain.item() + 0.5 * entropy.item(), rel=1e-5)
 
 
 def test_success_rate_counts_only_clean_correct():

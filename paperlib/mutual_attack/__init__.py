@@ -2,28 +2,30 @@
 
 Narrated in notebooks/mutual_attack.py.
 """
-from .experiment import (LABELS, METHODS, PROMPT_INIT, TARGET_LABELS, Setup, attack_all, batch_sampler,
-                         budget_figure, budget_sweep, build, build_folders, clean_accuracies, clip_accuracy,
-                         clip_zero_shot_accuracy, labels_of, perturbation_figure, run_seeds, success_rate,
-                         success_table, summarize, train_generator, train_sampler)
-from .imagenet import (PixelInput, check_same_classes, class_names_of, load_clip, load_subset, load_timm,
-                       loader_sampler, weights_file)
-from .kernels import (BudgetError, ClassMismatchError, ClipSurrogate, ImageRangeError, PerturbationGenerator,
-                      PromptLearner, as_surrogate, attack_loss, check_budget, check_classes, check_images,
-                      context_in_token_embedding,
-                      defense_loss, fgsm, generate, image_embedding, mi_fgsm, mutual_train, pgd, project,
-                      random_noise, zero_shot_logits)
-from .models import ARCHS, MLP, SklearnTarget, make_arch, random_forest, train_target
+from .experiment import (LABELS, METHODS, TARGET_LABELS, AttackRecipe, SeedRun, attack_all, budget_sweep, build,
+                         class_counts, clip_accuracy, clip_labels, clip_zero_shot_accuracy, hand_prompt, labels_of,
+                         run_seed, run_seeds, success_rate, success_table, summarize, target_predictions,
+                         train_generator)
+from .figures import budget_figure, landing_figure, perturbation_figure
+from .full import (PixelInput, build_folders, check_same_classes, class_names_of, load_subset, load_timm,
+                   loader_sampler)
+from .kernels import (BudgetError, ClassMismatchError, ClipSurrogate, GameRecipe, ImageRangeError,
+                      PerturbationGenerator, PromptLearner, as_surrogate, attack_loss, batch_entropy, check_budget,
+                      check_classes, check_images, context_in_token_embedding, defense_loss, fgsm, generate,
+                      image_embedding, mi_fgsm, mutual_train, pgd, project, random_noise, zero_shot_logits)
+from .models import (ARCHS, MLP, TARGETS, SklearnTarget, make_arch, miniature_surrogate, miniature_targets,
+                     random_forest, train_target)
 from .params import SCHEMA
+from .setup import Setup, World, tensor_sampler
 
-__all__ = ["SCHEMA", "LABELS", "METHODS", "PROMPT_INIT", "TARGET_LABELS", "Setup", "attack_all", "batch_sampler",
-           "budget_figure", "budget_sweep", "build", "build_folders", "clean_accuracies", "clip_accuracy",
-           "clip_zero_shot_accuracy", "labels_of", "perturbation_figure", "run_seeds", "success_rate",
-           "success_table", "summarize", "train_generator", "train_sampler",
-           "PixelInput", "check_same_classes", "class_names_of", "load_clip", "load_subset", "load_timm",
-           "loader_sampler", "weights_file",
-           "BudgetError", "ClassMismatchError", "ClipSurrogate", "ImageRangeError", "PerturbationGenerator",
-           "PromptLearner", "as_surrogate", "attack_loss", "check_budget", "check_classes", "check_images", "context_in_token_embedding",
-           "defense_loss", "fgsm", "generate", "image_embedding", "mi_fgsm", "mutual_train", "pgd", "project",
-           "random_noise", "zero_shot_logits", "ARCHS", "MLP", "SklearnTarget", "make_arch", "random_forest",
-           "train_target"]
+__all__ = ["SCHEMA", "LABELS", "METHODS", "TARGET_LABELS", "AttackRecipe", "SeedRun", "attack_all", "budget_sweep",
+           "build", "class_counts", "clip_accuracy", "clip_labels", "clip_zero_shot_accuracy", "hand_prompt",
+           "labels_of", "run_seed", "run_seeds", "success_rate", "success_table", "summarize",
+           "target_predictions", "train_generator", "budget_figure", "landing_figure", "perturbation_figure",
+           "PixelInput", "build_folders", "check_same_classes", "class_names_of", "load_subset", "load_timm",
+           "loader_sampler", "BudgetError", "ClassMismatchError", "ClipSurrogate", "GameRecipe", "ImageRangeError",
+           "PerturbationGenerator", "PromptLearner", "as_surrogate", "attack_loss", "batch_entropy", "check_budget",
+           "check_classes", "check_images", "context_in_token_embedding", "defense_loss", "fgsm", "generate",
+           "image_embedding", "mi_fgsm", "mutual_train", "pgd", "project", "random_noise", "zero_shot_logits",
+           "ARCHS", "MLP", "TARGETS", "SklearnTarget", "make_arch", "miniature_surrogate", "miniature_targets",
+           "random_forest", "train_target", "Setup", "World", "tensor_sampler"]

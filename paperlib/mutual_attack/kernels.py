@@ -8,6 +8,7 @@ zero-shot logits ``z_c(x) = tau * cos(E_I(x), t_c)``. Narrated in notebooks/mutu
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import torch
@@ -109,26 +110,32 @@ class ClipSurrogate(nn.Module):
         return self.model.encode_text(tokens)
 
 
-def as_surrogate(clip: nn.Module) -> ClipSurrogate:
-    """``clip`` itself if it is a :class:`ClipSurrogate`, else the zoo's tiny CLIP convention around it."""
+def as_surrogate(clip) -> ClipSurrogate:
+    """``clip`` itself if it is a :class:`ClipSurrogate`; a :class:`~paperlib.zoo.pretrained.LoadedClip` with its
+    own side, normalisation and tokenizer; else (a bare open_clip model) the zoo's tiny CLIP convention."""
     if isinstance(clip, ClipSurrogate):
         return clip
+    if hasattr(clip, "preprocess") and hasattr(clip, "tokenize"):  # a LoadedClip
+        return ClipSurrogate(clip.model, clip.image_size, clip.mean, clip.std, clip.tokenize)
     side = getattr(getattr(clip, "visual", None), "image_size", 16)
     return ClipSurrogate(clip, side[0] if isinstance(side, (tuple, list)) else side)
 
 
 @contextmanager
 def context_in_token_embedding(clip: nn.Module, ctx: torch.Tensor, start: int = 1) -> Iterator[None]:
-    """Within the block, token embeddings at positions ``start..start+M-1`` are replaced by ``ctx``.
+    """Within the block, token embeddings at positions ``start..start+M-1`` are replaced by ``ctx``: one
+    context for every row, ``(M, width)``, or one per row (class-specific, CoOp's CSC), ``(K, M, width)``.
 
     A forward hook on open_clip's ``token_embedding``: ``CLIP.encode_text`` then runs unchanged (positional
     embedding, transformer, EOT pooling by the token ids, projection), so nothing is forked.
     """
-    m = ctx.shape[0]
+    m = ctx.shape[-2]
 
     def hook(module, inputs, output):  # output: (K, L, width)
         prefix, suffix = output[:, :start], output[:, start + m:]
-        return torch.cat([prefix, ctx.to(output.dtype).unsqueeze(0).expand(len(output), -1, -1), suffix], 1)
+        rows = ctx.to(output.dtype)
+        rows = rows.unsqueeze(0).expand(len(output), -1, -1) if rows.dim() == 2 else rows
+        return torch.cat([prefix, rows, suffix], 1)
 
     handle = clip.token_embedding.register_forward_hook(hook)
     try:
@@ -138,13 +145,15 @@ def context_in_token_embedding(clip: nn.Module, ctx: torch.Tensor, start: int = 
 
 
 class PromptLearner(nn.Module):
-    """Learnable context ``P`` (M, width) before each class name: ``t_c = E_T([SOT; P; cls_c; .; EOT])``.
+    """Learnable context ``P`` (M, width) before each class name: ``t_c = E_T([SOT; P; cls_c; .; EOT])``;
+    with ``per_class`` one context per class, ``P_c`` (K, M, width) (CoOp's class-specific context).
 
     The CLIP model is held but not registered as a submodule, so ``parameters()`` is exactly ``[ctx]``.
     ``ctx`` starts from the token embeddings of ``init`` (e.g. "a photo of the digit"), as in CoOp.
     """
 
-    def __init__(self, clip: nn.Module, class_names: Sequence[str], init: str = "a photo of the digit"):
+    def __init__(self, clip: nn.Module, class_names: Sequence[str], init: str = "a photo of the digit",
+                 per_class: bool = False):
         super().__init__()
         clip = as_surrogate(clip)
         object.__setattr__(self, "clip", clip)  # not a submodule: the defense updates only ctx
@@ -157,7 +166,8 @@ class PromptLearner(nn.Module):
         self.register_buffer("tokens", tok([f"{placeholder} {name}." for name in class_names]), persistent=False)
         with torch.no_grad():
             init_ctx = clip.token_embedding(init_ids[1:1 + n_ctx].to(clip.token_embedding.weight.device))
-        self.ctx = nn.Parameter(init_ctx.detach().clone())
+        init_ctx = init_ctx.detach()
+        self.ctx = nn.Parameter(init_ctx.repeat(len(class_names), 1, 1) if per_class else init_ctx.clone())
         self.class_names = tuple(class_names)
 
     def forward(self) -> torch.Tensor:
@@ -176,13 +186,25 @@ def zero_shot_logits(clip: nn.Module, image_emb: torch.Tensor, text_emb: torch.T
     return clip.logit_scale.exp() * image_emb @ text_emb.T
 
 
+def batch_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """``H(mean_i softmax(z_i))``: the entropy of a batch's mean prediction, ``log K`` when the batch is spread
+    evenly over the ``K`` classes, 0 when every image lands in one class. ``logits: (B, K)``."""
+    mean = logits.softmax(-1).mean(0)
+    return -(mean * mean.clamp_min(1e-12).log()).sum()
+
+
 def attack_loss(clip: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, text_emb: torch.Tensor,
-                lam: float = 1.0) -> torch.Tensor:
-    """``L_att = CE(z(x'), y) + lam * (1 - cos(E_I(x'), E_I(x)))``: the generator *maximises* it."""
+                lam: float = 1.0, beta: float = 0.0) -> torch.Tensor:
+    """``L_att = CE(z(x'), y) + lam * (1 - cos(E_I(x'), E_I(x))) + beta * H(mean_i softmax z(x'_i))``: the
+    generator *maximises* it. The entropy term (ours, ``beta = 0`` drops it) rewards adversarial images spread
+    over the classes: without it a large budget lets the generator send every image to one class, which no
+    re-matched prompt can undo and which makes the defense moot."""
     with torch.no_grad():
         clean = image_embedding(clip, x)
     adv = image_embedding(clip, x_adv)
-    return F.cross_entropy(zero_shot_logits(clip, adv, text_emb), y) + lam * (1 - (adv * clean).sum(-1)).mean()
+    logits = zero_shot_logits(clip, adv, text_emb)
+    loss = F.cross_entropy(logits, y) + lam * (1 - (adv * clean).sum(-1)).mean()
+    return loss + beta * batch_entropy(logits) if beta else loss
 
 
 def defense_loss(clip: nn.Module, x: torch.Tensor, x_adv: torch.Tensor, y: torch.Tensor, text_emb: torch.Tensor,
@@ -251,30 +273,49 @@ def generate(generator: PerturbationGenerator, x: torch.Tensor, batch_size: int 
 # ---------------------------------------------------------------------------------------------------------
 # The mutual (alternating) optimisation
 # ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GameRecipe:
+    """The alternating game: ``rounds`` of ``attack_steps`` generator steps then ``defense_steps`` prompt steps,
+    on batches of ``batch_size``; the losses' weights; the generator's width; one prompt context per class
+    (``per_class_prompt``, CoOp's class-specific context) or one shared by all classes."""
+
+    rounds: int
+    attack_steps: int
+    defense_steps: int
+    batch_size: int = 32
+    attack_lr: float = 2e-4
+    defense_lr: float = 2e-3
+    lam: float = 1.0
+    gamma: float = 1.0
+    beta: float = 0.0
+    generator_width: int = 32
+    per_class_prompt: bool = False
+
+
 def mutual_train(clip: nn.Module, prompt: PromptLearner, generator: PerturbationGenerator,
-                 sample: Callable[[], tuple[torch.Tensor, torch.Tensor]], *, rounds: int, steps_attack: int,
-                 steps_defense: int, lr_generator: float = 2e-4, lr_prompt: float = 2e-3, lam: float = 1.0,
-                 gamma: float = 1.0, defense: bool = True) -> dict[str, list[float]]:
-    """Alternate: ``steps_attack`` Adam steps maximising ``L_att`` over the generator against the current
-    prompts, then ``steps_defense`` steps minimising ``L_def`` over the prompt context against the current
+                 sample: Callable[[], tuple[torch.Tensor, torch.Tensor]], recipe: GameRecipe,
+                 defense: bool = True) -> dict[str, list[float]]:
+    """Alternate: ``attack_steps`` Adam steps maximising ``L_att`` over the generator against the current
+    prompts, then ``defense_steps`` steps minimising ``L_def`` over the prompt context against the current
     generator, for ``rounds`` rounds. ``defense=False`` is the visual attack alone (prompts stay fixed).
 
     ``sample()`` returns a training batch ``(x, y)`` on the right device. CLIP stays frozen throughout.
     Returns the loss history per step of each player.
     """
+    r = recipe
     for q in clip.parameters():
         q.requires_grad_(False)
     clip.eval()
-    opt_g = torch.optim.Adam(generator.parameters(), lr=lr_generator, betas=(0.5, 0.999))
-    opt_p = torch.optim.Adam(prompt.parameters(), lr=lr_prompt)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=r.attack_lr, betas=(0.5, 0.999))
+    opt_p = torch.optim.Adam(prompt.parameters(), lr=r.defense_lr)
     history: dict[str, list[float]] = {"attack": [], "defense": []}
-    for _ in range(rounds):
+    for _ in range(r.rounds):
         generator.train()
         with torch.no_grad():
             text = prompt()
-        for _ in range(steps_attack):
+        for _ in range(r.attack_steps):
             x, y = sample()
-            loss = -attack_loss(clip, x, generator(x), y, text, lam)
+            loss = -attack_loss(clip, x, generator(x), y, text, r.lam, r.beta)
             opt_g.zero_grad(set_to_none=True)
             loss.backward()
             opt_g.step()
@@ -282,11 +323,11 @@ def mutual_train(clip: nn.Module, prompt: PromptLearner, generator: Perturbation
         if not defense:
             continue
         generator.eval()
-        for _ in range(steps_defense):
+        for _ in range(r.defense_steps):
             x, y = sample()
             with torch.no_grad():
                 x_adv = generator(x)
-            loss = defense_loss(clip, x, x_adv, y, prompt(), gamma)
+            loss = defense_loss(clip, x, x_adv, y, prompt(), r.gamma)
             opt_p.zero_grad(set_to_none=True)
             loss.backward()
             opt_p.step()

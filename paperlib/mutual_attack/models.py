@@ -6,7 +6,7 @@ only ever asked for labels. Narrated in notebooks/mutual_attack.py.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -18,10 +18,14 @@ from ..data.digits import digits
 from ..zoo.cache import cached_model
 from ..zoo.classifier import SmallCNN, random_shift
 
-ARCHS = ("mlp", "vit", "resnet", "cnn_surrogate")
+ARCHS = ("cnn", "mlp", "vit", "resnet", "cnn_surrogate")
+#: the miniature's black-box targets: torch architectures of ``make_arch`` and the scikit-learn forest
+TARGETS = ("cnn", "mlp", "vit", "resnet", "random_forest")
 # training steps per arch, in multiples of target_steps: a ViT from scratch needs more (65% clean accuracy
 # after 300 steps, 96% after 1,200)
-TARGET_STEPS = {"mlp": 1, "vit": 4, "resnet": 1, "cnn_surrogate": 1}
+TARGET_STEPS = {"cnn": 1, "mlp": 1, "vit": 4, "resnet": 1, "cnn_surrogate": 1}
+#: the white-box surrogate of seed s is trained with seed s + SURROGATE_SEED_OFFSET (never a target's seed)
+SURROGATE_SEED_OFFSET = 1000
 
 
 class MLP(nn.Module):
@@ -37,8 +41,11 @@ class MLP(nn.Module):
 
 
 def make_arch(arch: str) -> nn.Module:
-    """A fresh untrained target: ``mlp``, ``vit`` (timm ViT, 4x4 patches), ``resnet`` (timm ResNet-10),
-    ``cnn_surrogate`` (a SmallCNN of another width and seed: the single-surrogate baselines' white box)."""
+    """A fresh untrained target: ``cnn`` (the zoo classifier's SmallCNN, width 32), ``mlp``, ``vit`` (timm ViT,
+    4x4 patches), ``resnet`` (timm ResNet-10), ``cnn_surrogate`` (a SmallCNN of another width and seed: the
+    single-surrogate baselines' white box)."""
+    if arch == "cnn":
+        return SmallCNN(3, width=32)
     if arch == "mlp":
         return MLP()
     if arch == "vit":
@@ -92,3 +99,18 @@ def random_forest(seed: int = 0, trees: int = 100) -> SklearnTarget:
 
     data = digits("train", 16, channels=3)
     return SklearnTarget(RandomForestClassifier(n_estimators=trees, random_state=seed, n_jobs=1)).fit(data.x, data.y)
+
+
+def miniature_targets(names: Sequence[str], target_steps: int, seed: int) -> dict[str, Any]:
+    """The black-box targets of one seed, each trained (or loaded from the cache) with that seed: the claims
+    are about architectures, not about one trained instance of each."""
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown:
+        raise ValueError(f"targets: the miniature's targets are {list(TARGETS)}, got {unknown}")
+    return {n: random_forest(seed) if n == "random_forest" else
+            train_target(n, TARGET_STEPS[n] * target_steps, seed=seed)[0] for n in names}
+
+
+def miniature_surrogate(target_steps: int, seed: int) -> nn.Module:
+    """The gradient baselines' white-box CNN of one seed (another width, another seed than any target)."""
+    return train_target("cnn_surrogate", target_steps, seed=seed + SURROGATE_SEED_OFFSET)[0]

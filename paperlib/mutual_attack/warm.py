@@ -1,18 +1,20 @@
-"""Models of this chapter that ``paperlib warm`` trains and caches before a workshop: the miniature's
-trained targets and its white-box surrogate, at the scale's preset training length."""
+"""Models of this chapter that ``paperlib warm`` trains and caches before a workshop: the tiny CLIP variant,
+and per seed the miniature's trained targets and its white-box surrogate, at the scale's preset."""
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .models import TARGET_STEPS, train_target
+from ..core.seeding import seed_list
+from ..zoo.pretrained import load_clip
+from .models import miniature_surrogate, miniature_targets
 from .params import SCHEMA
 
 
 def warm(scale: str) -> Iterator[str]:
     p = SCHEMA.resolve(scale="cpu" if scale == "full" else scale)  # full scale uses released weights
-    train_target("cnn_surrogate", p.target_steps, seed=2)
-    yield "surrogate CNN"
-    for name in p.targets:
-        if name in TARGET_STEPS and name != "cnn_surrogate":
-            train_target(name, TARGET_STEPS[name] * p.target_steps, seed=1)
-            yield f"{name} target"
+    load_clip("tiny_clip", scale=p.scale, variant={"domains": list(p.clip_domains)})
+    yield "surrogate CLIP"
+    for seed in seed_list(p.seed, p.seeds):
+        miniature_surrogate(p.target_steps, seed)
+        miniature_targets([t for t in p.targets if t != "random_forest"], p.target_steps, seed)
+        yield f"surrogate CNN and targets, seed {seed}"

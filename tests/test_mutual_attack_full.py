@@ -9,10 +9,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from paperlib.mutual_attack import (SCHEMA, ClassMismatchError, ClipSurrogate, METHODS, PixelInput, build,
-                                    class_names_of, clip_zero_shot_accuracy, image_embedding, load_clip, load_timm,
-                                    run_seeds, summarize)
+from paperlib.core import ParameterError, recipe
+from paperlib.mutual_attack import (SCHEMA, AttackRecipe, ClassMismatchError, ClipSurrogate, GameRecipe, METHODS,
+                                    PixelInput, as_surrogate, build, class_names_of, clip_zero_shot_accuracy,
+                                    image_embedding, load_timm, run_seeds)
 from paperlib.zoo import WeightsNotFound
+from paperlib.zoo.pretrained import load_clip
 from tests.stand_ins import write_open_clip_folder
 
 torch.set_num_threads(1)
@@ -68,15 +70,15 @@ def stand_ins(tmp_path_factory):
 
 
 def _params(s, **kw):
-    base = dict(scale="smoke", device="cpu", data_root=str(s["val"]), train_root=str(s["train"]),
-                target_weights=str(s["weights"]), clip_model=str(s["clip_dir"]), targets=TARGETS,
-                surrogate=SURROGATE, prompt_init="a photo of a", image_size=24, n_test=12, eval_batch=5,
-                rounds=2, steps_attack=1, steps_defense=1, batch_size=4, seeds=1, pgd_steps=2, gen_width=4)
+    base = dict(scale="smoke", device="cpu", data_dir=str(s["val"]), train_dir=str(s["train"]),
+                target_weights=str(s["weights"]), clip_dir=str(s["clip_dir"]), targets=TARGETS,
+                surrogate=SURROGATE, prompt_init="a photo of a", image_size=24, n_test=12, eval_batch_size=5,
+                rounds=2, attack_steps=1, defense_steps=1, batch_size=4, seeds=1, pgd_steps=2, generator_width=4)
     return SCHEMA.resolve(**{**base, **kw})
 
 
 def test_clip_folder_loads_its_weights_preprocessing_and_tokenizer(stand_ins):
-    sur = load_clip(str(stand_ins["clip_dir"]), "full")
+    sur = as_surrogate(load_clip(clip_dir=str(stand_ins["clip_dir"])))
     assert isinstance(sur, ClipSurrogate) and sur.image_size == 16
     saved = stand_ins["clip"].state_dict()
     assert all(torch.equal(v, saved[k]) for k, v in sur.model.state_dict().items())
@@ -105,34 +107,36 @@ def test_timm_weights_load_behind_their_own_preprocessing(stand_ins):
 def test_full_scale_path_runs_every_attack_within_the_budget(stand_ins):
     p = _params(stand_ins)
     s = build(p)
-    assert s.x_test.shape == (12, 3, 24, 24) and s.train_set is not None
-    assert s.class_names == ("cat", "dog", "red fox") and list(s.targets) == TARGETS
-    assert 0.0 <= clip_zero_shot_accuracy(s, torch.device("cpu"), p.eval_batch) <= 1.0
-    per_seed = run_seeds(s, p, torch.device("cpu"))
-    assert set(per_seed) == set(METHODS)
-    for m, xa in s.examples.items():
+    assert s.x_test.shape == (12, 3, 24, 24)
+    assert s.class_names == ("cat", "dog", "red fox") and list(s.world(0).targets) == TARGETS
+    assert s.world(0) is s.world(1)  # the same pretrained models for every seed
+    x, y = s.train_sampler(4, 0, torch.device("cpu"))()
+    assert x.shape == (4, 3, 24, 24) and set(y.tolist()) <= {0, 1, 2}
+    clean = clip_zero_shot_accuracy(s, torch.device("cpu"), p.eval_batch_size)
+    runs = run_seeds(s, recipe(GameRecipe, p), recipe(AttackRecipe, p), p.eps, [0], torch.device("cpu"))
+    assert set(runs[0].table) == set(METHODS) and set(runs[0].table["mutual"]) == set(TARGETS)
+    for m, xa in runs[0].adversarial.items():
         assert xa.shape == s.x_test.shape
         assert (xa - s.x_test).abs().max() <= p.eps + 1e-6 and xa.min() >= 0 and xa.max() <= 1, m
-    summary = summarize(per_seed)
-    assert all(0.0 <= summary[m]["mean"] <= 1.0 for m in METHODS)
-    assert len(s.defense_info) == 1 and 0.0 <= s.defense_info[0]["adv_final"] <= 1.0
+    assert runs[0].defense["clean_initial"] == pytest.approx(clean)
+    assert len(runs[0].landing["mutual"]["clip"]) == 3
 
 
 def test_missing_or_mismatched_inputs_are_clear_errors(stand_ins, tmp_path):
-    with pytest.raises(ValueError, match="train_root: required with data_root"):
-        build(_params(stand_ins, train_root=None))
-    with pytest.raises(WeightsNotFound, match="target_weights: no weights for timm model 'resnet50'"):
+    with pytest.raises(ParameterError, match="'train_dir': required with data_dir"):
+        _params(stand_ins, train_dir=None)
+    with pytest.raises(WeightsNotFound, match="target_weights: no weights for 'resnet50'"):
         build(_params(stand_ins, targets=["resnet50"]))
-    with pytest.raises(WeightsNotFound, match="open_clip_config.json"):
-        build(_params(stand_ins, clip_model=str(tmp_path)))
-    with pytest.raises(ValueError, match="surrogate"):
-        build(_params(stand_ins, surrogate="test_vit"))
+    with pytest.raises(WeightsNotFound, match="clip_dir.*open_clip_config.json"):
+        build(_params(stand_ins, clip_dir=str(tmp_path)))
+    with pytest.raises(ParameterError, match="surrogate"):
+        _params(stand_ins, surrogate="test_vit")
     with pytest.raises(ClassMismatchError, match="4 outputs"):
         load_timm("test_vit", stand_ins["weights"], 3 + 1)
     other = _write_folder(tmp_path / "other", 2, seed=5)
     (other / "cat").rename(other / "wolf")
-    with pytest.raises(ClassMismatchError, match="train_root"):
-        build(_params(stand_ins, train_root=str(other)))
+    with pytest.raises(ClassMismatchError, match="train_dir"):
+        build(_params(stand_ins, train_dir=str(other)))
 
 
 def test_imagenet_wnid_folders_get_the_imagenet_class_names():

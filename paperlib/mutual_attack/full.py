@@ -1,8 +1,8 @@
-"""Full-scale inputs of the mutual-modality attack: ImageNet-style folders, a pretrained open_clip CLIP,
-and timm classifiers as targets, all from local paths (never a download).
+"""Full scale of the mutual-modality attack: ImageNet-style folders, a pretrained open_clip CLIP, and timm
+classifiers as targets and white-box surrogate, all from local paths (never a download).
 
 Tested on small folders, a tiny open_clip model folder and tiny timm weights that the tests write into
-``tmp_path`` (tests/test_mutual_attack_imagenet.py), through the same calls the full-scale run makes.
+``tmp_path`` (tests/test_mutual_attack_full.py), through the same calls the full-scale run makes.
 Narrated in notebooks/mutual_attack.py, "At full scale".
 """
 from __future__ import annotations
@@ -15,9 +15,11 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ..core.params import Params
 from ..data.folders import check_image_folder, image_folder
-from ..zoo.pretrained import WEIGHT_SUFFIXES, WeightsNotFound, open_clip_folder
-from .kernels import ClassMismatchError, ClipSurrogate, as_surrogate
+from ..zoo.pretrained import load_clip, weights_file
+from .kernels import ClassMismatchError, as_surrogate, check_classes, check_images
+from .setup import Setup, World
 
 WNID = re.compile(r"^n\d{8}$")
 
@@ -30,7 +32,7 @@ def class_names_of(classes: Sequence[str]) -> list[str]:
 
         return list(IMAGENET_CLASSNAMES)
     if any(WNID.match(c) for c in classes):
-        raise ClassMismatchError(f"data_root: {len(classes)} ImageNet wnid folders, but the class prompts and the "
+        raise ClassMismatchError(f"data_dir: {len(classes)} ImageNet wnid folders, but the class prompts and the "
                                  "timm targets' 1,000 outputs need all 1,000 (a subset of the images in each of "
                                  "the 1,000 class folders is fine)")
     return [c.replace("_", " ") for c in classes]
@@ -76,19 +78,6 @@ def loader_sampler(dataset, batch_size: int, seed: int, device: torch.device,
     return sample
 
 
-def load_clip(name: str, scale: str) -> ClipSurrogate:
-    """``tiny_clip``: the zoo's tiny CLIP. Otherwise an open_clip model folder (``open_clip_config.json`` and
-    weights: the layout of open_clip's hub repositories, e.g. ``timm/vit_base_patch32_clip_224.openai`` for
-    ViT-B/32 'openai'), as a path or a hub id in the local Hugging Face cache; its own resolution, mean, std
-    and tokenizer come with it."""
-    if name == "tiny_clip":
-        from ..zoo import create
-
-        return as_surrogate(create("tiny_clip", "smoke" if scale == "smoke" else "cpu")[0])
-    model, tokenize, side, mean, std = open_clip_folder(name, "clip_model")
-    return ClipSurrogate(model, side, mean, std, tokenize)
-
-
 class PixelInput(nn.Module):
     """A classifier that takes [0, 1] pixels: resized to its own input side, then its own mean and std.
 
@@ -108,44 +97,53 @@ class PixelInput(nn.Module):
         return self.model((x - self.mean) / self.std)
 
 
-def weights_file(name: str, folder: str | Path) -> Path:
-    """``<name>.safetensors`` (or .pth/.bin), or ``<name>/model.safetensors`` / ``pytorch_model.bin``."""
-    folder = Path(folder).expanduser()
-    candidates = [folder / f"{name}{s}" for s in WEIGHT_SUFFIXES]
-    candidates += [folder / name / f for f in ("model.safetensors", "pytorch_model.bin")]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise WeightsNotFound(f"target_weights: no weights for timm model {name!r} in {str(folder)!r}; expected "
-                          f"{name}.safetensors (or .pth/.bin, or {name}/model.safetensors as timm's hub folders "
-                          "hold them), saved on a connected machine")
-
-
 def load_timm(name: str, folder: str | Path, num_classes: int) -> PixelInput:
     """A pretrained timm classifier from a local weights file, in eval mode, behind its own preprocessing.
 
     The classifier must have ``num_classes`` outputs, one per class folder (and class prompt)."""
     import timm
 
-    path = weights_file(name, folder)
+    path = weights_file(folder, name, "target_weights")
     try:
         model = timm.create_model(name, pretrained=True, num_classes=num_classes,
                                   pretrained_cfg_overlay={"file": str(path), "num_classes": num_classes})
     except RuntimeError as err:
         if "size mismatch" in str(err):
             raise ClassMismatchError(f"targets: {name!r} from {str(path)!r} does not have {num_classes} outputs, one "
-                                     f"per class folder of data_root (class prompts and targets must share the "
+                                     f"per class folder of data_dir (class prompts and targets must share the "
                                      f"classes): {str(err).splitlines()[0]}") from None
         raise
     cfg = model.pretrained_cfg
     return PixelInput(model.eval(), cfg["input_size"][-1], cfg["mean"], cfg["std"]).eval()
 
 
-def check_same_classes(data_root: str | Path, train_root: str | Path) -> list[str]:
+def check_same_classes(data_dir: str | Path, train_dir: str | Path) -> list[str]:
     """Both folders must hold the same class sub-folders (labels are indices into the sorted names)."""
-    val, train = check_image_folder(data_root, "data_root"), check_image_folder(train_root, "train_root")
+    val, train = check_image_folder(data_dir, "data_dir"), check_image_folder(train_dir, "train_dir")
     if val != train:
         missing = sorted(set(val) ^ set(train))[:5]
-        raise ClassMismatchError(f"train_root: expected the same class folders as data_root ({len(val)}), got "
+        raise ClassMismatchError(f"train_dir: expected the same class folders as data_dir ({len(val)}), got "
                                  f"{len(train)}; differing: {missing}")
     return val
+
+
+def build_folders(p: Params) -> Setup:
+    """Full scale: ``data_dir`` (attacked, a fixed seeded subset of ``n_test``), ``train_dir`` (the generator's
+    training images), the CLIP of ``clip_dir``, timm ``targets`` and ``surrogate`` from ``target_weights``: the
+    same pretrained models for every seed."""
+    classes = check_same_classes(p.data_dir, p.train_dir)
+    names = class_names_of(classes)
+    check_classes(names, len(classes))
+    clip = as_surrogate(load_clip(clip_dir=p.clip_dir))
+    world = World({name: load_timm(name, p.target_weights, len(classes)) for name in p.targets},
+                  load_timm(p.surrogate, p.target_weights, len(classes)))
+    test = folder_dataset(p.data_dir, p.image_size, "data_dir")
+    x_test, y_test = load_subset(test, p.n_test, seed=0, workers=p.workers, batch_size=p.eval_batch_size)
+    check_images(x_test)
+    train = folder_dataset(p.train_dir, p.image_size, "train_dir")
+
+    def sampler(batch_size: int, seed: int, device: torch.device):
+        return loader_sampler(train, batch_size, seed, device, p.workers)
+
+    return Setup(clip, x_test, y_test, sampler, lambda seed: world, class_names=tuple(names),
+                 prompt_init=p.prompt_init)
