@@ -323,7 +323,7 @@ run.claim("text_init", "the text-initialised head is at least as good as a rando
           rows["random head"].accuracy, method_label="text head", baseline_label="random head", margin=margin)
 run.claim("pool_learns", "every weak teacher is at least twice chance on the test split",
           "9 checkpoints along one ResNet-18 run", [min(weak_acc)], [chance], method_label="weakest checkpoint",
-          baseline_label="chance", threshold=2.0, value=min(weak_acc) / chance, unit="x chance")
+          baseline_label="chance", threshold=2.0, value=min(weak_acc) / chance)
 run.claim("weak_teachers", "several weak teachers beat the final teacher alone",
           "ablation: 28.2 to 30.1", main_on_ablation_seeds, rows["final teacher only"].accuracy,
           method_label="weak pool", baseline_label="final teacher", requires=("pool_learns",))
