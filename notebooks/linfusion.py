@@ -33,8 +33,9 @@
 #   dropout, frozen models in half precision, 6 images per GPU with 2 accumulation steps, lr 1e-4).
 # - **Reconstructed:** the initialisation from the teacher's projections with the MLPs' last layers at zero
 #   (the official repository's first training commit; its current code starts from random layers); the
-#   quality proxies (held-out noise-prediction error, a digit classifier's accuracy, a kernel distance in
-#   its feature space) stand in for COCO FID and CLIP score.
+#   quality proxies stand in for COCO FID and CLIP score: the held-out noise-prediction error, and SDEdit
+#   refinement of upsampled test digits (the paper's own route to high resolution) judged by a digit
+#   classifier's accuracy and a kernel distance in its feature space.
 # - **Simplified for the miniature:** the teacher is this book's tiny class-conditional DDPM on 16 px digits
 #   (a diffusers `UNet2DConditionModel` whose cross-attention reads one class token) instead of Stable
 #   Diffusion on LAION; distillation runs for only `distill_steps` steps (80 at `cpu` scale) with a larger
@@ -46,8 +47,9 @@
 # and the teacher's `Attention` modules keep their projection weights. A student distilled here starts from
 # the teacher's projections with the MLP tails at zero (the current official script starts from random
 # layers), and several GPUs average the trainable gradients with one all-reduce instead of `accelerate`.
-# The speed comparison adds PyTorch's fused attention kernel, which the paper's PyTorch 1.13 measurements
-# did not have.
+# Without autograd (sampling, evaluation) the kernel runs over chunks of tokens instead of whole $N\times d$
+# tensors: the same numbers to rounding (a float64 test), less memory. The speed comparison adds PyTorch's
+# fused attention kernel, which the paper's PyTorch 1.13 measurements did not have.
 # :::
 
 # %% tags=["parameters"]

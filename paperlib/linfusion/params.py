@@ -54,12 +54,12 @@ SCHEMA = Schema("linfusion", (
           low=1, high=100),
     Param("n_test", int, {"smoke": 16, "cpu": 32, "full": 397},
           "test digits for the held-out noise-prediction error (at most 397)", low=2, high=397),
-    Param("sample_per_class", int, {"smoke": 1, "cpu": 4, "full": 20},
+    Param("sample_per_class", int, {"smoke": 1, "cpu": 1, "full": 20},
           "test digits per class refined at each size and seed", low=1, high=30),
     Param("sample_strength", float, 0.6, "refinement strength: the fraction of the noise schedule an upsampled "
           "image is noised to before it is denoised (SDEdit; the paper's upscaling chain uses 0.1-0.4 at 2x per "
           "side on top of a good base image)", low=0.05, high=1.0),
-    Param("sample_steps", int, {"smoke": 2, "cpu": 10, "full": 25}, "DDIM steps over the whole schedule",
+    Param("sample_steps", int, {"smoke": 2, "cpu": 6, "full": 25}, "DDIM steps over the whole schedule",
           low=1, high=1000),
     Param("guidance", float, {"smoke": 2.0, "cpu": 2.0, "full": 7.5}, "classifier-free guidance scale",
           low=1.0, high=30.0),
