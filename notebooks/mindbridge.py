@@ -144,7 +144,7 @@ if not simulated:
                      "not used, a stimulus's \"class\" below is the stimulus itself, and the \"silent share\" "
                      "is the share of test responses at or below zero."))
 run.glue("silent_share", setting.meta["silent_share"])
-run.glue("main_share", main if simulated else float("nan"))
+run.glue("main_share", f"{main:g}" if simulated else "none: NSD")
 display(Markdown("\n".join(
     ["| subject | role | voxels $F_s$ | training stimuli | test stimuli (shared) | repeats |", "|---|---|---|---|---|---|"]
     + [f"| {s.id} | {'new' if s is setting.new else 'source'} | {s.voxels:,} | {len(s.train_idx)} | "
@@ -153,7 +153,7 @@ display(Markdown("\n".join(
 # %% [markdown]
 # For the first test stimulus, here are the (noise-free) responses of two subjects along their voxel index
 # and, below, the same two after the aggregation $f$ of the next section: raw vectors of different lengths,
-# aggregated vectors of one length $P$ (main setting, $\rho$ = {glue:text}`main_share:.1f`, first seed). The
+# aggregated vectors of one length $P$ (main setting, $\rho$ = {glue:text}`main_share`, first seed). The
 # silent share of subject 1 is {glue:text}`silent_share:.2f`.
 
 # %% mystnb={"image": {"alt": "Two line plots. Top: the noise-free voxel responses of two simulated subjects to the same digit along their voxel index, sparse positive bumps, the second subject's vector shorter. Bottom: both vectors after adaptive max pooling to the same length."}}
