@@ -78,7 +78,7 @@ class ClipSurrogate(nn.Module):
                  std: Sequence[float] = (0.5, 0.5, 0.5), tokenize: Callable | None = None):
         super().__init__()
         if not hasattr(model, "token_embedding"):
-            raise TypeError("clip_model: expected an open_clip CLIP with a token_embedding (a text tower of "
+            raise TypeError("clip_dir: expected an open_clip CLIP with a token_embedding (a text tower of "
                             f"its own), got {type(model).__name__}")
         self.model = model
         self.image_size = int(image_size)

@@ -76,7 +76,7 @@ def open_clip_pretrained(arch: str, checkpoint: str, param: str = "clip_checkpoi
     return model, preprocess, open_clip.get_tokenizer(arch)
 
 
-def open_clip_folder(model_id: str, param: str = "clip_model"):
+def open_clip_folder(model_id: str, param: str = "clip_dir"):
     """An open_clip model folder (``open_clip_config.json`` and weights: the layout of open_clip's hub
     repositories, e.g. ``timm/vit_base_patch32_clip_224.openai``), as a path or a hub id in the local cache.
 
