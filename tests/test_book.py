@@ -49,7 +49,7 @@ def test_dashboard_states_the_verdict_rule_and_each_effect(smoke_book):
     html, _ = smoke_book
     text = (html / "book" / "results.html").read_text()
     assert "One verdict rule for every claim" in text and "one-sided Student-t test" in text
-    assert "effect (95% CI)" in text
+    assert "effect (95% bounds)" in text
     assert "<td><p>paired t, 95%, n=" in text or "<td><p>Welch t, 95%, n=" in text  # a seeds claim's rule, in words
 
 

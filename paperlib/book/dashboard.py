@@ -3,7 +3,7 @@
 A headline row per run (its chapter's first claim and the tally of all its claims), then every claim,
 chapter by chapter: the book's own execution at the built scale, plus every kept run under
 ``results/<name>/<scale>-<device>/``. Each verdict stands next to its effect (the gain in the claimed
-direction with its 95% interval) and its rule in words. A kept run whose commit is older than the last
+direction with its one-sided 95% bounds) and its rule in words. A kept run whose commit is older than the last
 change to its chapter's code is flagged as stale. No number is typed by hand: all come from the JSON files.
 """
 from __future__ import annotations
@@ -34,8 +34,8 @@ Runs at `smoke` scale check the code path, not the claim: expect *inconclusive* 
 *paired* (seed by seed) where both arms ran on the same seeds, Welch's test (*Welch t*) where they could not.
 The claim **holds** when the gain is positive at {CONFIDENCE:.0%} confidence, **fails** when it is negative at
 {CONFIDENCE:.0%} confidence, and is **inconclusive** otherwise. The *effect* column gives the mean gain with
-its two-sided 95% interval (the test is one-sided, so a claim can hold while that interval just reaches
-below zero). With a *margin* the claim reads "at least as good as the baseline, within the
+its one-sided 95% bounds (the bounds the test uses: a claim holds exactly when the lower bound, plus any
+margin, is above zero). With a *margin* the claim reads "at least as good as the baseline, within the
 margin". A claim that needs another one to mean anything (the baseline learns, the model is good enough) is
 inconclusive when that one does not hold, and says why.
 
@@ -105,7 +105,7 @@ def _claim_row(claim: dict) -> str:
 
 def sections(scale: str) -> str:
     """The headline table (a chapter's first claim and its tally, per run) and every claim, per chapter."""
-    headline = ["| chapter | headline claim | method vs baseline | effect (95% CI) | verdict | all its claims |",
+    headline = ["| chapter | headline claim | method vs baseline | effect (95% bounds) | verdict | all its claims |",
                 "|---|---|---|---|---|---|"]
     every: dict[str, list[str]] = {}
     for label, path in collect(scale):
@@ -121,7 +121,7 @@ def sections(scale: str) -> str:
                         f"{_tally(record['claims'])} |")
         every.setdefault(name, [f"### {name}", ""])
         every[name] += [f"*{_provenance(record, label, stale)}*", "",
-                        "| claim | method | baseline | effect (95% CI) | rule | verdict |", "|---|---|---|---|---|---|",
+                        "| claim | method | baseline | effect (95% bounds) | rule | verdict |", "|---|---|---|---|---|---|",
                         *map(_claim_row, record["claims"]), ""]
     return ("## Headline claims\n\n" + "\n".join(headline) + "\n\n## Every claim\n\n"
             + "\n".join(line for block in every.values() for line in block))

@@ -30,7 +30,7 @@ def fmt_claim_side(side: dict, unit: str = "") -> str:
 
 
 def fmt_effect(claim: dict) -> str:
-    """The gain in the claimed direction with its 95 % interval, or the deterministic value."""
+    """The gain in the claimed direction with its one-sided 95 % bounds, or the deterministic value."""
     effect = claim.get("effect")
     if effect is None:
         value = claim.get("value")

@@ -264,7 +264,7 @@ def _load_note(prov: dict[str, Any]) -> str:
 def claims_markdown(claims: list[dict[str, Any]]) -> str:
     """A claim-check table: statement, the paper's words, both arms, the effect with its interval, the rule
     in words and the verdict (with the reason when a prerequisite failed)."""
-    rows = ["| claim | the paper | method | baseline | effect (95% CI) | rule | verdict |",
+    rows = ["| claim | the paper | method | baseline | effect (95% bounds) | rule | verdict |",
             "|---|---|---|---|---|---|---|"]
     for c in claims:
         verdict = f"**{c['verdict']}**"

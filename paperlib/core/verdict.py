@@ -12,7 +12,9 @@ with ``n - 1`` degrees of freedom. Unpaired arms use Welch's test. The claim
 A non-inferiority claim ("at least as good, within ``margin``") tests ``gain + margin`` instead: it holds
 when the method is significantly no worse than the baseline minus the margin.
 
-The effect is reported as the mean gain with its two-sided 95 % interval (``t_{0.975, df}``).
+The effect is reported as the mean gain with its one-sided 95 % bounds ``gain ± t_{0.95, df} · se`` (the
+two-sided 90 % interval): exactly the bounds the test uses, so a claim holds precisely when the lower bound
+(plus the margin) is above zero and fails precisely when the upper one is below it.
 
 **Deterministic quantities** (bytes, FLOPs, a ratio of counts): a stated threshold decides.
 """
@@ -71,11 +73,11 @@ class Measurement:
 
 @dataclass(frozen=True)
 class Test:
-    """The outcome of the seeds rule: the verdict, the gain in the claimed direction and its 95 % interval."""
+    """The outcome of the seeds rule: the verdict, the gain in the claimed direction and its one-sided 95 % bounds."""
 
     verdict: str
     gain: float
-    ci95: tuple[float, float] | None  # None when the spread cannot be estimated (n < 2)
+    ci95: tuple[float, float] | None  # one-sided 95 % bounds; None when the spread cannot be estimated (n < 2)
     t: float | None
     df: float | None
     rule: str
@@ -112,7 +114,7 @@ def t_test(method: Measurement, baseline: Measurement, higher_is_better: bool = 
         t = math.copysign(math.inf, gain + margin) if gain + margin else 0.0
         return Test(_decide(t, math.inf), gain, (gain, gain), t, df, rule)
     t = (gain + margin) / se
-    half = float(stats.t.ppf(0.975, df)) * se
+    half = float(stats.t.ppf(CONFIDENCE, df)) * se
     return Test(_decide(t, df), gain, (gain - half, gain + half), t, df, rule)
 
 
