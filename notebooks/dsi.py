@@ -230,7 +230,7 @@ plt.show()
 # The verdict rule is the same for every chapter: a one-sided Student-t test at 95% over the classifier
 # seeds. Here both sides of a claim are the same classifiers on differently processed inputs, so they are
 # compared seed by seed (a paired test on the per-seed differences); the table gives the mean gain with its
-# 95% interval. The noise draws are fixed per run, so the spread covers classifier training only. The
+# one-sided 95% bounds. The noise draws are fixed per run, so the spread covers classifier training only. The
 # source-price row is a deterministic check against `tolerance`.
 
 # %%

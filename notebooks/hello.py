@@ -293,7 +293,7 @@ for name, r in rows.items():
 # Each claim compares two label modes on the same images and seeds; accuracies are on the digits test
 # split. Student $i$ of every mode (and of every ablation) starts from the same seed, so the modes are
 # compared seed by seed: a one-sided paired Student-t test at 95% over the seeds, the table giving the mean
-# gain with its 95% interval. "At least as good" is a non-inferiority claim, not a superiority test: it holds
+# gain with its one-sided 95% bounds. "At least as good" is a non-inferiority claim, not a superiority test: it holds
 # when the gain is above minus {glue:text}`margin` (in accuracy, a margin we chose before running) with 95%
 # confidence. A claim that needs a working ingredient (a pool of weak teachers that
 # are all above chance) is judged only once that ingredient is shown to work. Storage and the feature gap

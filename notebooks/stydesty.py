@@ -344,7 +344,7 @@ display(run.claims_table())
 # **{glue:text}`official_beats_erm_verdict`**, against the IN-only control
 # **{glue:text}`official_beats_in_only_verdict`**, against RandConv
 # **{glue:text}`official_beats_randconv_verdict`**. The table gives each effect (StyDeSty minus the
-# baseline, in accuracy) with its 95% interval, and for a void claim the prerequisite that failed.
+# baseline, in accuracy) with its one-sided 95% bounds, and for a void claim the prerequisite that failed.
 #
 # **What they mean in this run.** No comparison could be judged: the table names, for each, the
 # prerequisite that failed. At the search's pick StyDeSty does not learn the source (source-validation
