@@ -128,3 +128,8 @@ def test_recipe_reads_prefixed_then_plain_names():
     assert recipe(Train, p, prefix="teacher_", batch_size=2) == Train(7, 0.1, 2)
     with pytest.raises(TypeError, match="has no field"):
         recipe(Train, p, epochs=3)
+
+
+def test_a_name_that_params_already_has_is_refused():
+    with pytest.raises(ValueError, match=r"parameter names \['sources'\] are attributes of Params"):
+        Schema("demo", (Param("sources", int, 1),))

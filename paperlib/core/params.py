@@ -191,6 +191,10 @@ class Schema:
         duplicated = {n for n in names if names.count(n) > 1}
         if duplicated:
             raise ValueError(f"{self.paper}: parameters declared twice: {sorted(duplicated)}")
+        hidden = sorted(n for n in names if n == "sources" or hasattr(Params, n))
+        if hidden:
+            raise ValueError(f"{self.paper}: parameter names {hidden} are attributes of Params (p.{hidden[0]} would "
+                             f"not read the parameter): rename them")
         object.__setattr__(self, "by_name", MappingProxyType({p.name: p for p in all_params}))
 
     def params_file(self, scale: str) -> Path:
