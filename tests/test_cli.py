@@ -130,10 +130,14 @@ def test_book_only_executes_one_chapter_without_sphinx(monkeypatch, tmp_path, ca
 
 
 def test_warm_also_trains_the_papers_own_models(monkeypatch, capsys):
-    import paperlib.video_infinity.warm as vi_warm
+    import paperlib.mutual_attack.warm as ma_warm
 
     trained = []
     monkeypatch.setattr("paperlib.zoo.list_models", lambda: [])
-    monkeypatch.setattr(vi_warm, "motion_model", lambda scale: trained.append(scale))
+    monkeypatch.setattr(ma_warm, "load_clip", lambda *a, **k: trained.append(("clip", k["scale"])))
+    monkeypatch.setattr(ma_warm, "miniature_surrogate", lambda steps, seed: trained.append(("surrogate", seed)))
+    monkeypatch.setattr(ma_warm, "miniature_targets", lambda names, steps, seed: trained.append(("targets", seed)))
     assert cli.main(["warm", "--scale", "smoke"]) == 0
-    assert trained == ["smoke"] and "video_infinity: motion-digit video model (smoke)" in capsys.readouterr().out
+    seeds = ma_warm.SCHEMA.resolve(scale="smoke").seeds
+    assert trained[0] == ("clip", "smoke") and len(trained) == 1 + 2 * seeds
+    assert "mutual_attack: surrogate CLIP (smoke)" in capsys.readouterr().out
