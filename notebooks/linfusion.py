@@ -252,14 +252,16 @@ run.glue("mse_raw_top", run.metrics[f"mse_raw_{top}x"])
 # every model, the teacher too, scored 0.1 at 2x and 4x, so they could not tell the models apart). The paper
 # does not do that either: its high-resolution images come from *upscaling* a good low-resolution image
 # with SDEdit {cite}`meng2022sdedit` (noise the upsampled image part of the way, then denoise it at the
-# large size; the card lists its chain of strengths). We do the same with each model: the first
-# {glue:text}`per_class_n` test digits of each class, upsampled to the judged size, noised to
-# {glue:text}`strength:.0%` of the schedule and denoised with DDIM ({glue:text}`sample_steps_n` steps over
-# the whole schedule, classifier-free guidance {glue:text}`guidance_w`), the same noise for every model.
+# large size; the card lists its chain of strengths). We do the same with the teacher and the two
+# distilled students: the first {glue:text}`per_class_n` test digit(s) of each class, upsampled to the
+# judged size, noised to {glue:text}`strength:.0%` of the schedule and denoised with DDIM
+# ({glue:text}`sample_steps_n` steps over the whole schedule, classifier-free guidance
+# {glue:text}`guidance_w`), the same noise for every model.
 # The zoo's digit classifier (trained at 16 px; larger images are resized to 16 px first) judges whether the
 # result still shows the requested digit, and the kernel inception distance {cite}`binkowski2018kid`
 # between its features of the results and of the real test digits says how digit-like they look (KID;
-# lower is closer). The first seed's results, one digit per column, the upsampled inputs on top:
+# lower is closer; an unbiased estimate from a few images, so it is noisy and can fall below zero). The
+# first seed's results, one digit per column, the upsampled inputs on top:
 
 # %% mystnb={"image": {"alt": "Grids of refined digits, one row per model (the upsampled input, teacher, LinFusion, raw sum), one figure per size."}}
 refine_recipe = recipe(RefineRecipe, p, prefix="sample_")

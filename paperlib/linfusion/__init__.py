@@ -18,5 +18,5 @@ __all__ = ["SCHEMA", "Distilled", "DistillRecipe", "RefineRecipe", "distill", "e
            "kernel_matrix_attention", "linear_attention", "phi", "residual_mlp", "sdpa_attention",
            "softmax_attention", "LinFusion", "default_config", "distillation_loss", "layer_outputs",
            "self_attention_layers", "trainable_parameters", "Measurement", "SweepRecipe", "allocated_peak",
-           "counted_flops", "crossover", "loglog_slope", "measure", "measure_fresh", "layer_allocated_peaks", "scaling_sweep",
-           "series", "sweep", "token_range", "upper_decade", "upper_slope"]
+           "counted_flops", "crossover", "loglog_slope", "measure", "measure_fresh", "layer_allocated_peaks",
+           "scaling_sweep", "series", "sweep", "token_range", "upper_decade", "upper_slope"]

@@ -86,7 +86,7 @@ def stable_diffusion_comparison(weights: str, linfusion_weights: str | Path, res
 
     folder = local_snapshot(weights, "weights")
     dtype = torch.float16 if device.type == "cuda" else torch.float32
-    pipe = StableDiffusionPipeline.from_pretrained(str(folder), torch_dtype=dtype, local_files_only=True,
+    pipe = StableDiffusionPipeline.from_pretrained(str(folder), dtype=dtype, local_files_only=True,
                                                    safety_checker=None, requires_safety_checker=False)
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)

@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import os
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -95,7 +98,7 @@ def allocated_peak(call: Callable[[], object], device: torch.device | str = "cpu
         raise ValueError(f"device: allocated_peak measures cpu or cuda, got {device.type!r}")
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         result = call()
         del result
     now = peak = 0
@@ -104,6 +107,21 @@ def allocated_peak(call: Callable[[], object], device: torch.device | str = "cpu
             now += event.nbytes()
             peak = max(peak, now)
     return int(peak)
+
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null: the profiler's native library logs every start and stop there
+    (in a notebook, as stderr output of the cell)."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _clock(device: torch.device) -> Callable[[], float]:
