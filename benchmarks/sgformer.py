@@ -1,23 +1,27 @@
-"""SG-Former vs full global attention: latency and peak memory at growing input sizes.
+"""Benchmark: SG-Former vs the same model with full global attention, cost as the token count grows.
 
-Both models share SG-Former-S's macro design (stem, widths, depths, FFNs, LePE); the baseline replaces
-every attention by full multi-head attention over all tokens (``attention="global"``). Attention is
-computed with explicit matmuls in both (the official code's way), so memory includes the attention
-weights. SG-Former is built for 224 and keeps its key/value counts at larger inputs.
+Both models share SG-Former-S's macro design (stem, widths, depths, FFNs, LePE); the baseline replaces every
+attention by multi-head attention over all tokens (``attention="global"``). Attention is computed with explicit
+matmuls in both (the official code's way), so memory includes the attention weights. SG-Former is built for 224
+and keeps its key/value counts at larger inputs. For each input size, side by side in one run:
 
-For each size the script prints latency and peak memory of both, their ratio, and the growth exponent
-``k`` in ``cost ~ tokens^k`` fitted over the sizes; the check is that SG-Former grows clearly slower
-than quadratically (k < 1.6) while global attention does not.
+* multiply-adds of one forward pass, counted (torch's FLOP counter halved; sorts and gathers are not counted);
+* forward time: CPU seconds of a fresh subprocess on CPU (one thread; steadier than wall time on a shared
+  machine), wall time on CUDA; the median of a few calls after a warm-up;
+* peak memory of the forward pass: on CUDA ``torch.cuda.max_memory_allocated``, on CPU the peak RSS of that
+  subprocess over its level after building the model and the input (never the whole-process RSS).
 
-Peak memory: on CUDA ``torch.cuda.max_memory_allocated``; on the CPU the peak RSS of a fresh
-subprocess over its level after building the model (never the whole-process RSS).
+    .venv/bin/python benchmarks/sgformer.py --size cpu      # SG-Former-S at 224, 288, 352 (about 2 minutes)
+    .venv/bin/python benchmarks/sgformer.py --size smoke    # the chapter's miniature at 32, 48 px (seconds)
 
-    python benchmarks/sgformer.py                       # CPU, small sizes (minutes on 2 cores)
-    python benchmarks/sgformer.py --sizes 224 320 448 640 --batch 8 --device cuda
+Expectation, stated before measuring: SG-Former's guided blocks keep a fixed number of keys and its hybrid
+blocks attend to N/s^2 reduced keys plus fixed windows, so its cost grows about linearly in the tokens N over
+these sizes; global attention's N^2 term dominates stage 1 (3136 tokens at 224). Targets (issue 22): the
+fitted growth exponent k (cost ~ N^k) of SG-Former's time at most 1.3, global attention's at least 1.6, and
+global attention at least 3x SG-Former's time and memory at the largest size.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import subprocess
@@ -27,80 +31,121 @@ from pathlib import Path
 
 import torch
 
+from paperlib.core import pick_device
+from paperlib.core.bench import Bench, bench_arguments
 
-def build(kind: str):
-    import timm
-
-    import paperlib.sgformer  # noqa: F401  (registers the models)
-
-    return timm.create_model("sgformer_s", attention="sg" if kind == "sgformer" else "global").eval()
+SIZES = {"smoke": dict(model="sgformer_mini", sizes=(32, 48), repeats=1, batch=1),
+         "cpu": dict(model="sgformer_s", sizes=(224, 288, 352), repeats=3, batch=1),
+         "full": dict(model="sgformer_s", sizes=(224, 320, 448, 640), repeats=5, batch=8)}
+ARMS = {"sgformer": "sg", "global": "global"}
 
 
-def measure(kind: str, size: int, batch: int, device: str, repeats: int) -> dict:
-    """Latency (median, ms) and peak memory (MiB) of one forward pass, in this process."""
+def build(model: str, attention: str, device: torch.device):
+    import paperlib.sgformer as sg
+
+    return sg.create(model, attention=attention).eval().to(device)
+
+
+def tokens(model: str, size: int) -> int:
+    """Stage-1 tokens: the grid after the stem (stride 4 for S / M / B, 2 for the miniature)."""
+    stride = 2 if model == "sgformer_mini" else 4
+    return math.ceil(size / stride) ** 2
+
+
+def macs(model: str, attention: str, size: int) -> float:
+    """Multiply-adds of one forward pass at ``size``, counted on the meta device."""
+    import paperlib.sgformer as sg
+
+    with torch.device("meta"):
+        net = sg.create(model, attention=attention).eval()
+    return sg.count_macs(net, size)
+
+
+def measure(model: str, attention: str, size: int, batch: int, device: str, repeats: int) -> dict:
+    """Forward time (median, ms) and peak memory (MiB) in this process; run in a fresh one for memory."""
     from paperlib.sgformer import explicit_attention
 
     dev = torch.device(device)
-    model = build(kind).to(dev)
+    net = build(model, attention, dev)
     x = torch.randn(batch, 3, size, size, device=dev)
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev), torch.cuda.reset_peak_memory_stats(dev)
+        base = torch.cuda.memory_allocated(dev)
+        clock, sync = time.perf_counter, (lambda: torch.cuda.synchronize(dev))
+    else:
+        import resource
+
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        clock, sync = time.process_time, (lambda: None)
     with torch.no_grad(), explicit_attention():
-        if dev.type == "cuda":
-            torch.cuda.empty_cache(), torch.cuda.reset_peak_memory_stats()
-            base = torch.cuda.memory_allocated()
-        else:
-            import resource
-            base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        model(x), sync()  # warm-up (and the peak)
-        peak = (torch.cuda.max_memory_allocated() - base) / 2**20 if dev.type == "cuda" else \
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+        net(x), sync()  # warm-up, and the peak
+        peak = ((torch.cuda.max_memory_allocated(dev) - base) / 2**20 if dev.type == "cuda"
+                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base)
         times = []
         for _ in range(repeats):
-            t0 = time.perf_counter()
-            model(x), sync()
-            times.append(time.perf_counter() - t0)
+            t0 = clock()
+            net(x), sync()
+            times.append(clock() - t0)
     return {"ms": 1000 * sorted(times)[len(times) // 2], "mib": peak}
 
 
-def in_subprocess(kind: str, size: int, batch: int, device: str, repeats: int, threads: int) -> dict:
+def in_subprocess(model: str, attention: str, size: int, batch: int, device: torch.device, repeats: int) -> dict:
+    """:func:`measure` in a fresh interpreter with one thread (the peak RSS is then this model's alone)."""
     here = str(Path(__file__).resolve().parent)
-    code = (f"import torch, json; torch.set_num_threads({threads}); import sys; sys.path.insert(0, {here!r}); "
-            f"import sgformer as b; print(json.dumps(b.measure({kind!r}, {size}, {batch}, {device!r}, {repeats})))")
+    code = (f"import torch, json, sys; torch.set_num_threads({torch.get_num_threads()}); sys.path.insert(0, {here!r}); "
+            f"import sgformer as b; print(json.dumps(b.measure({model!r}, {attention!r}, {size}, {batch}, "
+            f"{str(device)!r}, {repeats})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def slope(sizes: list[int], values: list[float]) -> float:
-    """Least-squares exponent k of value ~ tokens^k (tokens = (size/4)^2)."""
-    lx = [math.log((s / 4) ** 2) for s in sizes]
-    ly = [math.log(max(v, 1e-9)) for v in values]
+def growth_exponent(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope k of log y against log x (y ~ x^k)."""
+    lx, ly = [math.log(x) for x in xs], [math.log(max(y, 1e-12)) for y in ys]
     mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
     return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[224, 288, 352])
-    ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-    rows = {k: [] for k in ("sgformer", "global")}
-    print(f"device {args.device}, batch {args.batch}, sizes {args.sizes}")
-    print(f"{'size':>5} {'tokens':>7} | {'SG ms':>8} {'global ms':>10} {'ratio':>6} | {'SG MiB':>8} {'global MiB':>10} {'ratio':>6}")
-    for size in args.sizes:
-        for k in rows:
-            rows[k].append(in_subprocess(k, size, args.batch, args.device, args.repeats, args.threads))
-        a, b = rows["sgformer"][-1], rows["global"][-1]
-        print(f"{size:>5} {(size // 4) ** 2:>7} | {a['ms']:>8.1f} {b['ms']:>10.1f} {b['ms'] / a['ms']:>6.2f} | "
-              f"{a['mib']:>8.1f} {b['mib']:>10.1f} {b['mib'] / max(a['mib'], 1e-9):>6.2f}")
-    k = {kind: (slope(args.sizes, [r["ms"] for r in v]), slope(args.sizes, [r["mib"] for r in v]))
-         for kind, v in rows.items()}
-    print(f"growth exponent in tokens (latency, memory): SG-Former {k['sgformer'][0]:.2f}, {k['sgformer'][1]:.2f}; "
-          f"global attention {k['global'][0]:.2f}, {k['global'][1]:.2f}")
-    ok = k["sgformer"][0] < 1.6 and k["sgformer"][0] < k["global"][0]
-    print("SG-Former grows clearly slower than quadratic in tokens:", "yes" if ok else "NO")
+    args = bench_arguments(__doc__)
+    dev = pick_device(args.device)
+    if dev.type == "cpu":
+        torch.set_num_threads(1)
+    cfg = SIZES[args.size]
+    bench = Bench("sgformer", args.size, dev, args.out)
+    print(f"{cfg['model']} vs global attention on {dev}, batch {cfg['batch']}, sizes {cfg['sizes']}")
+    for size in cfg["sizes"]:
+        row = {"size": size, "tokens": tokens(cfg["model"], size)}
+        for arm, attention in ARMS.items():
+            m = in_subprocess(cfg["model"], attention, size, cfg["batch"], dev, cfg["repeats"])
+            row.update({f"{arm}_gmacs": macs(cfg["model"], attention, size) / 1e9, f"{arm}_ms": m["ms"],
+                        f"{arm}_mb": m["mib"]})
+        bench.row(**row)
+        print(f"{size:>4} px, {row['tokens']:>5} tokens | GMACs SG {row['sgformer_gmacs']:.2f}, global "
+              f"{row['global_gmacs']:.2f} | ms SG {row['sgformer_ms']:.0f}, global {row['global_ms']:.0f} | "
+              f"MiB SG {row['sgformer_mb']:.0f}, global {row['global_mb']:.0f}")
+    bench.figure(x="tokens", ys=("sgformer_ms", "global_ms"), ylabel="ms per forward pass",
+                 title="SG-Former vs global attention: time vs stage-1 tokens")
+    bench.figure(x="tokens", ys=("sgformer_gmacs", "global_gmacs"), ylabel="GMACs per image",
+                 title="SG-Former vs global attention: multiply-adds vs stage-1 tokens")
+    bench.figure(x="tokens", ys=("sgformer_mb", "global_mb"), ylabel="MiB (peak of a forward pass)",
+                 title="SG-Former vs global attention: memory vs stage-1 tokens")
+    rows, n = bench.rows, [r["tokens"] for r in bench.rows]
+    k = {arm: growth_exponent(n, [r[f"{arm}_ms"] for r in rows]) for arm in ARMS}
+    k_macs = {arm: growth_exponent(n, [r[f"{arm}_gmacs"] for r in rows]) for arm in ARMS}
+    span = f"{n[0]}..{n[-1]} tokens"
+    bench.ratio("sgformer_time_exponent", k["sgformer"], target=1.3, higher_is_better=False, unit="",
+                statement=f"SG-Former: growth exponent k of time ~ tokens^k over {span}")
+    bench.ratio("global_time_exponent", k["global"], target=1.6, unit="",
+                statement=f"global attention: growth exponent k of time ~ tokens^k over {span}")
+    bench.ratio("sgformer_macs_exponent", k_macs["sgformer"], target=1.3, higher_is_better=False, unit="",
+                statement=f"SG-Former: growth exponent k of counted multiply-adds over {span}")
+    last = rows[-1]
+    bench.ratio("time_ratio_largest", last["global_ms"] / last["sgformer_ms"], target=3,
+                statement=f"global attention / SG-Former time at {last['tokens']} tokens")
+    bench.ratio("memory_ratio_largest", last["global_mb"] / max(last["sgformer_mb"], 1e-9), target=3,
+                statement=f"global attention / SG-Former peak memory at {last['tokens']} tokens")
+    bench.save()
 
 
 if __name__ == "__main__":

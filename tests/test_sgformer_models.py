@@ -121,6 +121,8 @@ def test_unknown_variant_and_bad_config_are_clear_errors():
         timm.create_model("sgformer_s", pretrained=True)
     with pytest.raises(ValueError, match="attention"):
         sg.SGFormer(attention="linear")
+    with pytest.raises(ValueError, match="head_norm"):
+        sg.SGFormer(head_norm="none")
     with pytest.raises(ValueError, match="depth must be even"):
         sg.SGFormer(depths=(3, 4, 16, 1))
     with pytest.raises(TypeError, match="unexpected"):

@@ -47,15 +47,15 @@ class ConvNorm(nn.Sequential):
 
 
 class Stem(nn.Module):
-    """conv3x3 s2 -> GELU -> conv3x3 -> GELU -> conv3x3 s(stride/2), then LayerNorm over tokens."""
+    """conv3x3 s2 -> GELU -> conv3x3 -> GELU -> conv3x3 s(stride/2), then LayerNorm over tokens (``norm``)."""
 
-    def __init__(self, dim: int, stride: int = 4, in_chans: int = 3):
+    def __init__(self, dim: int, stride: int = 4, in_chans: int = 3, norm: bool = True):
         super().__init__()
         if stride not in (2, 4):
             raise ValueError(f"stem stride: expected 2 or 4, got {stride}")
         self.conv = nn.Sequential(ConvNorm(in_chans, dim, 3, 2, 1), nn.GELU(), ConvNorm(dim, dim, 3, 1, 1),
                                   nn.GELU(), ConvNorm(dim, dim, 3, stride // 2, 1))
-        self.norm = nn.LayerNorm(dim)
+        self.norm = nn.LayerNorm(dim) if norm else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
         x = self.conv(x)
@@ -141,6 +141,7 @@ class Block(nn.Module):
 
 
 POOLS = ("avg", "max", "avgmax")
+HEAD_NORMS = ("tokens", "pooled")
 
 
 def pool_tokens(x: torch.Tensor, how: str) -> torch.Tensor:
@@ -159,6 +160,12 @@ class SGFormer(nn.Module):
     other input sizes work as long as every guided block's rank parts hold at least as many tokens as
     they must give (``check_input`` says which size is too small). ``guides`` overrides, per stage,
     the ((fraction, r), ...) table; default: the official one for s = 8, 4, 2.
+
+    Per-token LayerNorm gives every background token the scale of the object's tokens: harmless for
+    ImageNet's large objects, it hides a small one (the chapter's miniature). ``stem_norm=False`` drops the
+    stem's per-token LayerNorm (its convolutions keep their GroupNorm over the whole image);
+    ``head_norm="pooled"`` applies the last stage's LayerNorm to the pooled vector (timm's ``fc_norm``) instead
+    of every token before pooling (``"tokens"``, official).
     """
 
     def __init__(self, img_size: int = 224, in_chans: int = 3, num_classes: int = 1000,
@@ -167,7 +174,7 @@ class SGFormer(nn.Module):
                  mlp_ratio: float = 4.0, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
                  drop_path_rate: float = 0.0, stem_stride: int = 4, window: int = 7,
                  guides: Sequence | None = None, attention: str = "sg", ranking: str = "significance",
-                 global_pool: str = "avg", **kwargs):
+                 global_pool: str = "avg", head_norm: str = "tokens", stem_norm: bool = True, **kwargs):
         super().__init__()
         for timm_key in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"):  # timm passes these
             kwargs.pop(timm_key, None)
@@ -175,6 +182,8 @@ class SGFormer(nn.Module):
             raise TypeError(f"SGFormer got unexpected arguments: {sorted(kwargs)}")
         if global_pool not in POOLS:
             raise ValueError(f"global_pool: expected one of {POOLS}, got {global_pool!r}")
+        if head_norm not in HEAD_NORMS:
+            raise ValueError(f"head_norm: expected one of {HEAD_NORMS}, got {head_norm!r}")
         if attention not in ATTENTIONS:
             raise ValueError(f"attention: expected one of {ATTENTIONS}, got {attention!r}")
         n = len(depths)
@@ -182,7 +191,7 @@ class SGFormer(nn.Module):
             raise ValueError("embed_dims, num_heads, depths and sr_ratios need one entry per stage")
         self.num_classes, self.num_features, self.img_size = num_classes, embed_dims[-1], img_size
         self.attention, self.stem_stride, self.window = attention, stem_stride, window
-        self.global_pool = global_pool
+        self.global_pool, self.head_norm = global_pool, head_norm
         total = sum(depths)
         dpr = [drop_path_rate * k / max(total - 1, 1) for k in range(total)]  # stochastic depth rule
         grid, cur = math.ceil(img_size / stem_stride), 0
@@ -200,7 +209,8 @@ class SGFormer(nn.Module):
                 kinds = ["global"] * depths[i]
             else:
                 kinds = [attention] * depths[i] if attention == "global" else ["sra"] * depths[i]
-            embed = Stem(embed_dims[0], stem_stride, in_chans) if i == 0 else PatchMerging(embed_dims[i - 1], embed_dims[i])
+            embed = Stem(embed_dims[0], stem_stride, in_chans, stem_norm) if i == 0 else \
+                PatchMerging(embed_dims[i - 1], embed_dims[i])
             blocks = nn.ModuleList(
                 Block(embed_dims[i], num_heads[i], kind, s, mlp_ratio, dpr[cur + j], window, guide, grid * grid,
                       ranking, drop_rate, attn_drop_rate) for j, kind in enumerate(kinds))
@@ -301,10 +311,11 @@ class SGFormer(nn.Module):
                 x, sig = blk(x, H, W, sig)
                 if sig is not None and return_significance:
                     maps.append((i + 1, j, sig.reshape(B, H, W)))
-            x = getattr(self, f"norm{i + 1}")(x)
             if i != self.num_stages - 1:
-                x = x.transpose(1, 2).reshape(B, -1, H, W)
-        pooled = pool_tokens(x, self.global_pool)
+                x = getattr(self, f"norm{i + 1}")(x).transpose(1, 2).reshape(B, -1, H, W)
+        norm = getattr(self, f"norm{self.num_stages}")
+        pooled = norm(pool_tokens(x, self.global_pool)) if self.head_norm == "pooled" else \
+            pool_tokens(norm(x), self.global_pool)
         return (pooled, maps) if return_significance else pooled
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
@@ -360,7 +371,8 @@ def sgformer_b(pretrained: bool = False, **kwargs) -> SGFormer:
 
 @register_model
 def sgformer_mini(pretrained: bool = False, **kwargs) -> SGFormer:
-    """The chapter's miniature: 28x28 input, stem s2, [48, 96] dims, 4 heads, depths [4, 2], s = [2, 1]."""
+    """The card's miniature: 28x28 input, stem s2, [48, 96] dims, 4 heads, depths [4, 2], s = [2, 1]. The chapter
+    builds it at its own canvas, widths and head (:func:`paperlib.sgformer.miniature.build`)."""
     if pretrained:
         raise ValueError("sgformer_mini has no pretrained weights")
     cfg = dict(img_size=28, num_classes=10, embed_dims=(48, 96), num_heads=(4, 4), depths=(4, 2),

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
-from paperlib.core import atomic_path
+from paperlib.core import atomic_path, recipe
 from paperlib.data import check_image_folder
 
 from .models import create, load_official
+from .params import DROP_PATH, SCHEMA
 
 
 def loaders(data_dir: str, img_size: int, batch_per_rank: int, rank: int, world: int, train: bool = True,
@@ -81,7 +83,49 @@ def evaluate(model, loader, device) -> tuple[float, int]:
     return stats[0].item(), int(stats[1].item())
 
 
-def worker(rank: int, world: int, device: torch.device, cfg: dict) -> dict:
+@dataclass(frozen=True)
+class ImageNetRecipe:
+    """The full-scale run: the card's recipe on an ImageNet folder (build it with :func:`imagenet_recipe`)."""
+
+    data_dir: str
+    model: str
+    image_size: int
+    epochs: int
+    warmup_epochs: int
+    batch_size: int  # summed over the GPUs
+    lr: float  # at batch 1024; scaled linearly with the batch
+    weight_decay: float
+    ema: float
+    drop_path: float | None  # None: the variant's (DROP_PATH)
+    gpus: int
+    eval_only: bool = False
+    weights: str | None = None
+    seed: int = 0
+    cooldown_epochs: int = 10
+    workers: int = 8
+    save: str | None = None
+
+    @property
+    def batch_per_rank(self) -> int:
+        return self.batch_size // self.gpus
+
+
+def imagenet_recipe(p, **extra) -> ImageNetRecipe:
+    """The recipe from the chapter's resolved parameters (``imagenet_*`` knobs; shared by the notebook and
+    the ``torchrun`` entry point); ``extra`` overrides fields (``save``, ``workers``, ``cooldown_epochs``)."""
+    if p.data_dir is None:
+        raise ValueError("data_dir: the ImageNet run needs a folder with train/ and val/ class folders "
+                         "(-p data_dir /data/imagenet)")
+    if p.weights is not None and not Path(p.weights).expanduser().is_file():
+        raise FileNotFoundError(f"weights: expected the official checkpoint file (its state_dict_ema), "
+                                f"{p.weights!r} does not exist")
+    r = recipe(ImageNetRecipe, p, prefix="imagenet_", **extra)
+    return replace(r, data_dir=str(Path(r.data_dir).expanduser()),
+                   weights=None if r.weights is None else str(Path(r.weights).expanduser()),
+                   drop_path=DROP_PATH[r.model] if r.drop_path is None else r.drop_path)
+
+
+def worker(rank: int, world: int, device: torch.device, r: ImageNetRecipe) -> dict:
     """One rank of full-scale training (or evaluation): returns top-1 of the EMA and the raw weights."""
     from timm.data import Mixup
     from timm.loss import SoftTargetCrossEntropy
@@ -89,28 +133,24 @@ def worker(rank: int, world: int, device: torch.device, cfg: dict) -> dict:
     from timm.scheduler import CosineLRScheduler
     from timm.utils import ModelEmaV3
 
-    torch.manual_seed(cfg["seed"] + rank)
-    n_classes = len(check_image_folder(Path(cfg["data_dir"]).expanduser() / "val", "data_dir/val"))
-    model = create(cfg["model"], img_size=cfg["img_size"], num_classes=n_classes,
-                   drop_path_rate=cfg["drop_path"]).to(device)
-    val = loaders(cfg["data_dir"], cfg["img_size"], cfg["batch_per_rank"], rank, world, train=False,
-                  workers=cfg["workers"])
-    if cfg["eval_only"]:
-        missing = load_official(model, cfg["ckpt"]) if cfg["ckpt"] else []
+    torch.manual_seed(r.seed + rank)
+    n_classes = len(check_image_folder(Path(r.data_dir).expanduser() / "val", "data_dir/val"))
+    model = create(r.model, img_size=r.image_size, num_classes=n_classes, drop_path_rate=r.drop_path).to(device)
+    val = loaders(r.data_dir, r.image_size, r.batch_per_rank, rank, world, train=False, workers=r.workers)
+    if r.eval_only:
+        missing = load_official(model, r.weights) if r.weights else []
         correct, seen = evaluate(model, val, device)
         return {"top1_ema": correct / max(seen, 1), "seen": seen, "missing_keys": len(missing)}
-    train = loaders(cfg["data_dir"], cfg["img_size"], cfg["batch_per_rank"], rank, world, workers=cfg["workers"])
+    train = loaders(r.data_dir, r.image_size, r.batch_per_rank, rank, world, workers=r.workers)
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    lr = cfg["lr"] * cfg["batch_per_rank"] * world / 1024
-    opt = create_optimizer_v2(model, "adamw", lr=lr, weight_decay=cfg["weight_decay"])
-    epochs = cfg["epochs"]
-    sched = CosineLRScheduler(opt, t_initial=epochs, lr_min=1e-5, warmup_lr_init=1e-6,
-                              warmup_t=min(cfg["warmup_epochs"], max(epochs - 1, 0)), t_in_epochs=True)
+    opt = create_optimizer_v2(model, "adamw", lr=r.lr * r.batch_per_rank * world / 1024, weight_decay=r.weight_decay)
+    sched = CosineLRScheduler(opt, t_initial=r.epochs, lr_min=1e-5, warmup_lr_init=1e-6,
+                              warmup_t=min(r.warmup_epochs, max(r.epochs - 1, 0)), t_in_epochs=True)
     mixup = Mixup(mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, num_classes=n_classes)
-    ema = ModelEmaV3(model, decay=cfg["ema"])
+    ema = ModelEmaV3(model, decay=r.ema)
     loss_fn = SoftTargetCrossEntropy()
     scaler = torch.amp.GradScaler(enabled=device.type == "cuda")
-    for epoch in range(epochs + cfg["cooldown_epochs"]):
+    for epoch in range(r.epochs + r.cooldown_epochs):
         if hasattr(train.sampler, "set_epoch"):
             train.sampler.set_epoch(epoch)
         ddp.train()
@@ -130,47 +170,22 @@ def worker(rank: int, world: int, device: torch.device, cfg: dict) -> dict:
         sched.step(epoch + 1)
     raw, seen = evaluate(model, val, device)
     ema_correct, _ = evaluate(ema.module, val, device)
-    if rank == 0 and cfg.get("save"):
-        with atomic_path(cfg["save"]) as tmp:  # a half-written checkpoint never replaces a good one
+    if rank == 0 and r.save:
+        with atomic_path(r.save) as tmp:  # a half-written checkpoint never replaces a good one
             torch.save({"state_dict": model.state_dict(), "state_dict_ema": ema.module.state_dict()}, tmp)
     return {"top1": raw / max(seen, 1), "top1_ema": ema_correct / max(seen, 1), "seen": seen,
             "final_loss": float(loss.item())}
 
 
-def config(p, save: str | None = None, workers: int = 8, cooldown_epochs: int = 10) -> dict:
-    """The worker's configuration from the chapter's resolved parameters ``p`` (shared by the notebook
-    and the ``torchrun`` entry point): the card's recipe, lr scaled by the global batch."""
-    from .params import DROP_PATH
-
-    if p.data_dir is None:
-        raise ValueError("data_dir: the full-scale run needs an ImageNet folder with train/ and val/ "
-                         "class folders (-p data_dir /data/imagenet)")
-    if p.eval_only and p.ckpt is None:
-        raise ValueError("ckpt: eval_only evaluates a checkpoint; give its file (-p ckpt /data/sgformer_s.pth)")
-    if p.ckpt is not None and not Path(p.ckpt).expanduser().is_file():
-        raise FileNotFoundError(f"ckpt: expected the official checkpoint file (its state_dict_ema), "
-                                f"{p.ckpt!r} does not exist")
-    if p.imagenet_batch < p.gpus:
-        raise ValueError(f"imagenet_batch: {p.imagenet_batch} images cannot be split over {p.gpus} GPUs")
-    return dict(seed=p.seed, data_dir=str(Path(p.data_dir).expanduser()), model=p.model, img_size=p.img_size,
-                drop_path=p.drop_path if p.drop_path is not None else DROP_PATH[p.model],
-                batch_per_rank=p.imagenet_batch // p.gpus, lr=p.lr, weight_decay=p.weight_decay,
-                epochs=p.imagenet_epochs, warmup_epochs=p.warmup_epochs, cooldown_epochs=cooldown_epochs, ema=p.ema,
-                eval_only=p.eval_only,
-                ckpt=None if p.ckpt is None else str(Path(p.ckpt).expanduser()), workers=workers, save=save)
-
-
 def main(argv: list[str] | None = None) -> dict:
-    """``torchrun --nproc-per-node 8 -m paperlib.sgformer.imagenet -p data_dir /data/imagenet ...``:
+    """``torchrun --nproc-per-node 8 -m paperlib.sgformer.full -p data_dir /data/imagenet ...``:
     the same worker as the notebook, one rank per process; parameters as for ``paperlib run``
     (validated by the chapter's schema, ``gpus`` taken from torchrun's WORLD_SIZE)."""
     import os
 
     from paperlib.core import torchrun_main
 
-    from .params import SCHEMA
-
-    ap = argparse.ArgumentParser(prog="python -m paperlib.sgformer.imagenet",
+    ap = argparse.ArgumentParser(prog="python -m paperlib.sgformer.full",
                                  description="SG-Former on ImageNet, one rank per process (run under torchrun)")
     ap.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[])
     ap.add_argument("--save", default=None, help="checkpoint file written by rank 0")
@@ -180,7 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
     given = {name: SCHEMA.coerce_cli(name, text) for name, text in args.param}
     given["gpus"] = int(os.environ.get("WORLD_SIZE", "1"))
     p = SCHEMA.resolve(scale="full", **given)
-    out = torchrun_main(worker, config(p, args.save, args.workers, args.cooldown))
+    out = torchrun_main(worker, imagenet_recipe(p, save=args.save, workers=args.workers, cooldown_epochs=args.cooldown))
     if int(os.environ.get("RANK", "0")) == 0:
         print(out, flush=True)
     return out
@@ -189,6 +204,6 @@ def main(argv: list[str] | None = None) -> dict:
 if __name__ == "__main__":
     try:
         main()
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError) as err:  # ParameterError is a ValueError
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
