@@ -1,10 +1,11 @@
 """Video-Infinity costs: one long video on 1, 2 and 4 processes, and bytes exchanged against the video length.
 
 Side by side, with the randomly initialised miniature UNet3DConditionModel (costs need no trained weights):
-peak memory per process (tensor bytes counted exactly, and resident memory) and seconds per denoising step (of which, time inside collectives) for the same video
-split over 1, 2 and 4 processes, each process count a fresh launch so that its memory is its own; then the
-bytes rank 0 of 2 hands to collectives per step for videos of growing length, with the dual scope and with
-full gathering (the global scope over every frame). Times are recorded, never judged by a test.
+peak memory per process (tensor bytes counted exactly, and resident memory) and seconds per denoising step
+(of which, time inside collectives) for the same video split over 1, 2 and 4 processes, each process count a
+fresh launch so that its resident memory is its own; then the bytes rank 0 of 2 hands to collectives per step
+for videos of growing length, with the dual scope and with full gathering (the global scope over every
+frame). Times are recorded, never judged by a test.
 
     .venv/bin/python benchmarks/video_infinity.py --size cpu     # 64 frames, latent 16x16
     .venv/bin/python benchmarks/video_infinity.py --size smoke   # seconds

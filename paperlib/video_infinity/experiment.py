@@ -100,8 +100,8 @@ def cost_jobs(frames: int, size: int, steps: int, scope: dict[str, Any], worlds:
     jobs = [dict(mode="video_infinity", frames=frames, model=random_model(size), steps=steps, scope=scope, world=w)
             for w in worlds]
     for f in lengths:
-        jobs.append(dict(mode="video_infinity", frames=f, model=random_model(bytes_size), steps=1, scope=scope, world=2))
-        jobs.append(dict(mode="video_infinity", frames=f, model=random_model(bytes_size), steps=1, world=2))
+        one_step = dict(mode="video_infinity", frames=f, model=random_model(bytes_size), steps=1, world=2)
+        jobs += [dict(one_step, scope=scope), one_step]  # dual scope, then full gathering
     return jobs
 
 

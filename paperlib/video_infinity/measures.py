@@ -6,7 +6,8 @@ is as unrelated as a frame of another video.
 
 The digit read-out reconstructs each frame of a moving-digit video as one training digit on a black
 canvas, at the best position: the frame's *error* is what that reconstruction misses, its *label* the
-digit's. :func:`appearance_drift` compares each frame with the first wherever the content moved. Narrated in notebooks/video_infinity.py, Experiment 3.
+digit's. :func:`appearance_drift` compares each frame with the first wherever the content moved.
+Narrated in notebooks/video_infinity.py, Experiment 3.
 """
 from __future__ import annotations
 
