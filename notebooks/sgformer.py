@@ -391,7 +391,10 @@ display(Markdown("\n".join(lines)))
 # A few hundred steps on 1,200 canvases are far from the paper's 300 ImageNet epochs: a verdict here speaks of
 # this miniature, not of ImageNet. *Fails* says that at this scale the other arm did better; *inconclusive*
 # that the seeds cannot separate the arms. The effect column gives the mean gain seed by seed and its 95 %
-# interval, which says how large a difference the miniature could have missed.
+# interval, which says how large a difference the miniature could have missed. With
+# {glue:text}`n_seeds` seeds the t-test needs a gain about three times its standard error; each training
+# costs a fixed share of the chapter's five-minute CPU budget, and a fourth seed per arm does not fit in it.
+# The full preset trains five seeds per arm, ten times longer.
 #
 # Two choices shape what the miniature can say. The budget is counted in steps (the same for every arm) and
 # the global arm is matched in multiply-adds; at equal width it would cost
