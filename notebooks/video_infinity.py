@@ -281,7 +281,7 @@ else:
     videos = {a: [v.permute(0, 3, 1, 2).float() / 255 for v in out[a]["frames"]] for a in arms}
 
 # %% [markdown]
-# Four measures, all per video, so that arms compare seed by seed:
+# The measures, all per video, so that arms compare seed by seed:
 #
 # - **coherence** of a set of clips: the mean absolute change between neighbouring frames over the mean
 #   absolute difference between the same frame of two different videos. About 1 means neighbouring frames
@@ -292,8 +292,9 @@ else:
 # - **drift**: how far each frame is from the video's first frame once moved onto it (the smallest mean
 #   absolute difference over translations): 0 while the same digit moves about, large when the digit
 #   changes;
-# - **frame error**: what the nearest training digit, placed on a black canvas where the frame has most
-#   ink, fails to explain, per pixel: a frame that is a clean digit scores near 0.
+# - **frame error**: what the best reconstruction of the frame by one training digit on a black canvas
+#   fails to explain (mean squared error per pixel): a frame that is a clean digit scores near 0;
+# - **prompted digit**: the share of frames whose best-fitting training digit is the one asked for.
 
 # %%
 miniature = p.weights is None  # moving digits: real videos to compare with, a digit in every frame
@@ -322,6 +323,19 @@ for a, (vids, asked) in sets.items():
                             error=[float(r.error.mean()) for r in readouts],
                             digit=[float((r.label == lab).float().mean()) for r, lab in zip(readouts, asked)])
 mean = lambda xs: sum(xs) / len(xs)
+if miniature:  # does the model keep a digit's appearance within its own clips? (real videos: drift 0)
+    L = p.clip_frames
+    within = [float(appearance_drift(c)[1:].mean()) for c in own_clips]
+    across = [float(appearance_drift(torch.cat([v[c * L:c * L + 1], v[(c + 1) * L:(c + 2) * L]]))[1:].mean())
+              for v in videos["independent"] for c in range(p.clips - 1)]
+    run.glue("drift_within_own", mean(within)), run.glue("drift_across_own", mean(across))
+    run.glue("appearance_ratio", mean(within) / mean(across))
+    vi2 = out.get("video_infinity_2")
+    run.glue("vi2_note", "" if vi2 is None else (
+        f"On two processes, Video-Infinity picks the same global frames as on {p.clips} and produces the same "
+        f"videos up to float32 round-off (largest difference "
+        f"{float((vi2['latents'] - out['video_infinity']['latents']).abs().max()):.1e}):"
+        " the split changes the cost, not the result."))
 for a, values in per_video.items():
     for k, xs in values.items():
         run.glue(f"{k}_{a}", mean(xs))
@@ -347,7 +361,7 @@ for row, a in zip(axes, arms):
         ax.imshow(videos[a][0][f].permute(1, 2, 0).squeeze(-1), cmap="gray", vmin=0, vmax=1)
         ax.set_xticks([]), ax.set_yticks([])
         if row is axes[0]:
-            ax.set_title(f"frame {f}" + (" | boundary" if f == b else ""), fontsize=7)
+            ax.set_title(f"frame {f}" + ("\n(clip 2 starts)" if f == b else ""), fontsize=7)
     row[0].set_ylabel(ARM_LABELS[a].replace(", ", "\n"), fontsize=7, rotation=0, ha="right", va="center")
 fig.suptitle(f"frames around the first clip boundary (video 1, digit {labels[0]})", fontsize=9)
 fig.tight_layout()
@@ -377,23 +391,30 @@ fig.tight_layout()
 
 # %% [markdown]
 # The model's own {glue:text}`train_frames`-frame clips score {glue:text}`coherence_own:.2f` on the
-# coherence measure (real clips {glue:text}`coherence_real:.2f`, unrelated frames 1). Across clip
-# boundaries, independent clips jump (seam ratio {glue:text}`seam_independent:.2f`, drift
-# {glue:text}`drift_independent:.3f`); Video-Infinity on {glue:text}`n_clips` processes has a seam
-# ratio of {glue:text}`seam_video_infinity:.2f` and a drift of {glue:text}`drift_video_infinity:.3f`.
-# In one process, the whole video (full attention over a length the model never saw) gives
-# {glue:text}`seam_whole:.2f` and {glue:text}`drift_whole:.3f`, the sliding window
-# {glue:text}`seam_window:.2f` and {glue:text}`drift_window:.3f`. Per frame, the error is
-# {glue:text}`error_video_infinity:.3f` for Video-Infinity against {glue:text}`error_independent:.3f` for
-# the model's own clips (real frames {glue:text}`error_real:.3f`). Each Video-Infinity process held
-# {glue:text}`memory_mb_video_infinity:.1f` MB of tensors at most, against
-# {glue:text}`memory_mb_whole:.1f` MB for the whole video in one process, and sent
-# {glue:text}`bytes_per_step_video_infinity:,.0f` bytes per step.
+# coherence measure (real clips {glue:text}`coherence_real:.2f`, unrelated frames 1): the prerequisite for
+# judging seams. Across the clip boundaries, independent clips jump: the digit reappears elsewhere (seam
+# ratio {glue:text}`seam_independent:.2f`, the spikes in the left panel at every boundary).
+# Video-Infinity carries the motion across them (seam ratio {glue:text}`seam_video_infinity:.2f`, real
+# videos {glue:text}`seam_real:.2f`), and so do the two one-process arms (whole video
+# {glue:text}`seam_whole:.2f`, sliding window {glue:text}`seam_window:.2f`): with no position table,
+# this small model attends over 32 frames as readily as over 8, so here one process loses nothing by
+# taking the whole video; what it pays is memory, {glue:text}`memory_mb_whole:.1f` MB of tensors against
+# {glue:text}`memory_mb_video_infinity:.1f` MB per Video-Infinity process (which also sends
+# {glue:text}`bytes_per_step_video_infinity:,.0f` bytes per step). {glue:text}`vi2_note` Per frame, the
+# error is {glue:text}`error_video_infinity:.4f` for Video-Infinity against
+# {glue:text}`error_independent:.4f` for the model's own clips (real frames {glue:text}`error_real:.4f`).
+#
+# The drift panel shows what the model cannot do yet: its digit already differs from the first frame
+# after one step ({glue:text}`drift_within_own:.3f` on average within its own clips, against
+# {glue:text}`drift_across_own:.3f` from one independent clip to the next, and 0 for real videos): it
+# redraws the digit's strokes at every frame, so there is no fixed appearance for global attention to
+# carry across clips, and the drift curves of all arms coincide. The identity claim below is therefore
+# judged only if the model keeps a digit's appearance within its own clips.
 #
 # ## Claim check
 
 # %%
-COHERENT = (coherence_real + 1) / 2  # closer to real clips (or, at full scale, to still frames) than to unrelated
+COHERENT = (coherence_real + 1) / 2  # nearer real clips (full scale: still frames) than unrelated frames
 run.glue("coherent_bar", COHERENT)
 exact_err = max(ex[f"exact_err_{w}"] for w in worlds)
 run.claim("exact_split",
@@ -422,10 +443,16 @@ run.claim("seams", "Video-Infinity's clip boundaries are smoother than independe
           per_video["video_infinity"]["seam"], per_video["independent"]["seam"], method_label="Video-Infinity",
           baseline_label="independent clips", higher_is_better=False, requires=needs)
 if miniature:  # a digit to follow and a one-process run of the whole video
+    run.claim("appearance_holds",
+              "prerequisite: the model keeps a digit's appearance within its own clips (drift within a clip "
+              "under half the drift to the next independent clip)",
+              "VideoCrafter2's clips keep their subject (the base the method extends)",
+              mean(within), mean(across), method_label="within a clip", baseline_label="to the next clip",
+              higher_is_better=False, threshold=0.5, value=mean(within) / mean(across))
     run.claim("identity", "the digit drifts less from the first frame than with independent clips",
               "global context keeps identity and layout consistent over the whole video",
               per_video["video_infinity"]["drift"], per_video["independent"]["drift"], method_label="Video-Infinity",
-              baseline_label="independent clips", higher_is_better=False, requires=needs)
+              baseline_label="independent clips", higher_is_better=False, requires=needs + ("appearance_holds",))
     run.claim("as_one_process", "the long video is as coherent as one process attending over all of it (margin 0.05)",
               "clip parallelism produces long videos on several GPUs that one GPU could not hold",
               per_video["video_infinity"]["coherence"], per_video["whole"]["coherence"],
@@ -444,10 +471,16 @@ display(run.claims_table())
 # {glue:text}`memory_share_verdict`, flat communication {glue:text}`bytes_flat_verdict`) need no trained
 # model. The quality claims rest on the prerequisite ({glue:text}`clips_coherent_verdict`: the model's
 # clips score {glue:text}`coherence_own:.2f` against the bar {glue:text}`coherent_bar:.2f`, halfway
-# between real clips and unrelated frames): smoother seams than independent clips
-# {glue:text}`seams_verdict`, less drift of the digit {glue:text}`identity_verdict`, as coherent as the
-# whole video in one process {glue:text}`as_one_process_verdict`, frames as good as the model's own
-# clips {glue:text}`frame_quality_verdict`.
+# between real clips and unrelated frames). Seams smoother than independent clips:
+# {glue:text}`seams_verdict`; as coherent as the whole video in one process: {glue:text}`as_one_process_verdict`;
+# frames as good as the model's own clips: {glue:text}`frame_quality_verdict`. The identity claim needs a
+# model that keeps a digit's appearance within a clip ({glue:text}`appearance_holds_verdict`), and is
+# {glue:text}`identity_verdict`. At this scale the paper's claim that long videos stay coherent across
+# the processes' boundaries is borne out, with the memory of a process falling with its share of the
+# video; the claim that global context preserves identity is not tested, for want of a model with a
+# stable identity to preserve; and the one-process baseline is not worse here, because this small model,
+# with no frame-position table, does not degrade on videos longer than its training clips: at this scale
+# Video-Infinity's gain over one process is memory, not quality.
 #
 # ## At full scale
 #
