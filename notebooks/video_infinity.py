@@ -312,7 +312,7 @@ if miniature:
 else:  # no real videos of the prompt: the scale of unrelated frames comes from the generated ones
     coherence_real, real_long, unrelated = 0.0, [], unrelated_distance(videos["independent"])
     sets = {a: (videos[a], None) for a in arms}
-run.glue("coherence_own", coherence_own), run.glue("coherence_real", coherence_real)
+run.glue("clip_coherence_own", coherence_own), run.glue("clip_coherence_real", coherence_real)
 per_video = {}
 for a, (vids, asked) in sets.items():
     per_video[a] = {"seam": [seam_ratio(v, p.clip_frames) for v in vids],
@@ -390,8 +390,8 @@ axes[0].legend(fontsize=7)
 fig.tight_layout()
 
 # %% [markdown]
-# The model's own {glue:text}`train_frames`-frame clips score {glue:text}`coherence_own:.2f` on the
-# coherence measure (real clips {glue:text}`coherence_real:.2f`, unrelated frames 1): the prerequisite for
+# The model's own {glue:text}`train_frames`-frame clips score {glue:text}`clip_coherence_own:.2f` on the
+# coherence measure (real clips {glue:text}`clip_coherence_real:.2f`, unrelated frames 1): the prerequisite for
 # judging seams. Across the clip boundaries, independent clips jump: the digit reappears elsewhere (seam
 # ratio {glue:text}`seam_independent:.2f`, the spikes in the left panel at every boundary).
 # Video-Infinity carries the motion across them (seam ratio {glue:text}`seam_video_infinity:.2f`, real
@@ -470,7 +470,7 @@ display(run.claims_table())
 # The computation claims (exactness {glue:text}`exact_split_verdict`, memory per process
 # {glue:text}`memory_share_verdict`, flat communication {glue:text}`bytes_flat_verdict`) need no trained
 # model. The quality claims rest on the prerequisite ({glue:text}`clips_coherent_verdict`: the model's
-# clips score {glue:text}`coherence_own:.2f` against the bar {glue:text}`coherent_bar:.2f`, halfway
+# clips score {glue:text}`clip_coherence_own:.2f` against the bar {glue:text}`coherent_bar:.2f`, halfway
 # between real clips and unrelated frames). Seams smoother than independent clips:
 # {glue:text}`seams_verdict`; as coherent as the whole video in one process: {glue:text}`as_one_process_verdict`;
 # frames as good as the model's own clips: {glue:text}`frame_quality_verdict`. The identity claim needs a
