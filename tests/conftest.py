@@ -15,10 +15,3 @@ def smoke_book():
     html = build("smoke")
     return html, book_runs_dir("smoke")
 
-
-def pytest_collection_modifyitems(items):
-    from tests.chapter_status import EXPECTED_FAILURES
-
-    for item in items:
-        if item.nodeid in EXPECTED_FAILURES:
-            item.add_marker(pytest.mark.xfail(reason=EXPECTED_FAILURES[item.nodeid]))

@@ -11,7 +11,6 @@ import pytest
 from paperlib.core.paths import repo_root
 from paperlib.papers import toc_chapters
 
-from .chapter_status import contract_chapters
 
 MAX_PARAMETER_LINES = 12
 
@@ -20,7 +19,7 @@ def code_cells(name):
     return [c for c in jupytext.read(repo_root() / "notebooks" / f"{name}.py").cells if c.cell_type == "code"]
 
 
-@pytest.mark.parametrize("name", contract_chapters())
+@pytest.mark.parametrize("name", toc_chapters())
 def test_parameters_cell_is_short_and_names_only_schema_parameters(name):
     cells = [c for c in code_cells(name) if "parameters" in c.metadata.get("tags", [])]
     assert len(cells) == 1, "exactly one cell tagged parameters"
@@ -33,7 +32,7 @@ def test_parameters_cell_is_short_and_names_only_schema_parameters(name):
     assert names - {"overrides"} <= set(schema.by_name), f"not parameters: {sorted(names - set(schema.by_name))}"
 
 
-@pytest.mark.parametrize("name", contract_chapters())
+@pytest.mark.parametrize("name", toc_chapters())
 def test_one_start_call_resolves_the_parameters(name):
     calls = [node for c in code_cells(name) for node in ast.walk(ast.parse(c.source))
              if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("start", "resolve")
