@@ -70,7 +70,7 @@ from IPython.display import Markdown, display
 from paperlib import zoo
 from paperlib.core import image_grid, plotting, recipe, seed_list
 from paperlib.linfusion import (SCHEMA, DistillRecipe, GeneralizedLinearAttnProcessor, RefineRecipe, SweepRecipe,
-                                allocated_peak, crossover, distill, eps_mse, kernel_matrix_attention,
+                                crossover, distill, eps_mse, kernel_matrix_attention,
                                 layer_allocated_peaks, linear_attention, make_student, refine_and_judge,
                                 scaling_sweep, series, upper_decade, upper_slope)
 

@@ -72,7 +72,8 @@ def test_bad_chunk_is_named():
 def test_linear_allocates_less_than_fused_sdpa(tokens):
     """Exact allocator accounting (output and temporaries): at or below the fused kernel from 1K tokens on,
     where the whole-tensor form needs several N x d copies more."""
-    from paperlib.linfusion.scaling import allocated_peak, attention_inputs
+    from paperlib.core.cost import allocated_peak
+    from paperlib.linfusion.scaling import attention_inputs
     from paperlib.linfusion.kernels import _linear_attention_graph
 
     q, k, v = attention_inputs(tokens, 8, 64)
@@ -179,7 +180,7 @@ def test_cuda_matches_cpu():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_float64_equals_reference_and_allocates_about_as_much_as_sdpa():
-    from paperlib.linfusion.scaling import allocated_peak
+    from paperlib.core.cost import allocated_peak
 
     q, k, v = qkv(b=1, h=2, n=33, d=4)
     torch.testing.assert_close(linear_attention(q.cuda(), k.cuda(), v.cuda()).cpu(), loop_reference(q, k, v),

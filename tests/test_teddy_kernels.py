@@ -9,8 +9,9 @@ from torch.nn.functional import cross_entropy as F_cross_entropy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paperlib.teddy import (MAX_GRAPH_IMAGES, ConvNet, FlopCount, SavedBytes, bn_statistics_loss, classifier_loss,
-                            cosine_distance, dot_distance, flops_of, gradient_match, jittered, prune_channels,
+from paperlib.core.cost import FlopCount, SavedBytes, flops_of
+from paperlib.teddy import (MAX_GRAPH_IMAGES, ConvNet, bn_statistics_loss, classifier_loss,
+                            cosine_distance, dot_distance, gradient_match, jittered, prune_channels,
                             taylor_grad, taylor_objective, teddy_grad, trajectory, unrolled_grad, unrolled_objective,
                             weights_of)
 from paperlib.teddy.kernels import channel_cosine_distance

@@ -9,7 +9,7 @@ from .kernels import (EPS, KERNELS, GeneralizedLinearAttnProcessor, kernel_matri
 from .models import (LinFusion, default_config, distillation_loss, layer_outputs, self_attention_layers,
                      trainable_parameters)
 from .params import SCHEMA
-from .scaling import (Measurement, SweepRecipe, allocated_peak, counted_flops, crossover, loglog_slope, measure,
+from .scaling import (Measurement, SweepRecipe, counted_flops, crossover, loglog_slope, measure,
                       measure_fresh, layer_allocated_peaks, scaling_sweep, series, sweep, token_range,
                       upper_decade, upper_slope)
 
@@ -17,6 +17,6 @@ __all__ = ["SCHEMA", "Distilled", "DistillRecipe", "RefineRecipe", "distill", "e
            "make_student", "refine", "refine_and_judge", "EPS", "KERNELS", "GeneralizedLinearAttnProcessor",
            "kernel_matrix_attention", "linear_attention", "phi", "residual_mlp", "sdpa_attention",
            "softmax_attention", "LinFusion", "default_config", "distillation_loss", "layer_outputs",
-           "self_attention_layers", "trainable_parameters", "Measurement", "SweepRecipe", "allocated_peak",
+           "self_attention_layers", "trainable_parameters", "Measurement", "SweepRecipe",
            "counted_flops", "crossover", "loglog_slope", "measure", "measure_fresh", "layer_allocated_peaks",
            "scaling_sweep", "series", "sweep", "token_range", "upper_decade", "upper_slope"]

@@ -32,6 +32,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from ..core.cost import allocated_peak
 from .kernels import KERNELS
 
 _PRELOAD = ["torch", "paperlib.linfusion.kernels"]
@@ -81,47 +82,6 @@ def counted_flops(kernel: str, tokens: int, heads: int = 8, head_dim: int = 64) 
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
         fn(q, k, v)
     return int(counter.get_total_flops())
-
-
-def allocated_peak(call: Callable[[], object], device: torch.device | str = "cpu") -> int:
-    """Peak bytes allocated while ``call()`` runs (its result included, memory that existed before not)."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        before = torch.cuda.memory_allocated(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        result = call()
-        torch.cuda.synchronize(device)
-        del result
-        return int(torch.cuda.max_memory_allocated(device) - before)
-    if device.type != "cpu":
-        raise ValueError(f"device: allocated_peak measures cpu or cuda, got {device.type!r}")
-    from torch.profiler import ProfilerActivity, profile
-
-    with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        result = call()
-        del result
-    now = peak = 0
-    for event in prof.profiler.kineto_results.events():     # the allocator's records, in order
-        if event.name() == "[memory]":
-            now += event.nbytes()
-            peak = max(peak, now)
-    return int(peak)
-
-
-@contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null: the profiler's native library logs every start and stop there
-    (in a notebook, as stderr output of the cell)."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _clock(device: torch.device) -> Callable[[], float]:

@@ -2,7 +2,7 @@
 
 Narrated in notebooks/teddy.py.
 """
-from .cost import FlopCount, SavedBytes, cost_sweep, flops_of
+from .cost import cost_sweep
 from .data import TensorData, load_real
 from .distill import (OBJECTIVES, Distilled, TeddyRecipe, UnrolledRecipe, distill_teddy, distill_unrolled,
                       init_synthetic, jittered)
@@ -16,7 +16,7 @@ from .models import ARCHS, ConvNet, make_model, prune_channels
 from .params import SCHEMA
 from .pool import POOL_KINDS, Pool, PoolRecipe, build_pools
 
-__all__ = ["FlopCount", "SavedBytes", "cost_sweep", "flops_of", "TensorData", "load_real", "OBJECTIVES", "Distilled",
+__all__ = ["cost_sweep", "TensorData", "load_real", "OBJECTIVES", "Distilled",
            "TeddyRecipe", "UnrolledRecipe", "distill_teddy", "distill_unrolled", "init_synthetic", "jittered",
            "METHODS", "Comparison", "EvalRecipe", "UnrolledPlan", "compare_methods", "evaluate_set",
            "heldout_accuracy", "iteration_flops", "plan_unrolled", "stream", "taylor_agreement", "train_on_set",

@@ -1,9 +1,8 @@
 """What one distillation iteration costs, counted rather than timed where it can be.
 
-* :class:`SavedBytes`: the exact bytes autograd holds for backward (saved-tensor hooks), on any device.
-* :class:`FlopCount`: the floating-point operations of the matrix products and convolutions run inside the
-  block, forward, backward and double backward alike (torch's own FLOP formulas, counted at dispatch).
-  A deterministic cost: the equal-budget comparison gives each method the same FLOPs, never the same seconds.
+Bytes held for backward and FLOPs are counted by :mod:`paperlib.core.cost` (deterministic; the
+equal-budget comparison gives each method the same FLOPs, never the same seconds).
+
 * :func:`cost_sweep`: bytes, FLOPs and (reported, never judged) seconds of one outer iteration as K grows.
 
 Narrated in notebooks/teddy.py, "What it costs".
@@ -16,99 +15,11 @@ from typing import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import flop_registry
 
+from ..core.cost import SavedBytes, flops_of
 from .distill import init_synthetic
 from .kernels import classifier_loss, taylor_grad, teddy_grad, unrolled_grad, weights_of
 from .pool import Pool
-
-
-class SavedBytes:
-    """Exact bytes held for backward, from ``torch.autograd.graph.saved_tensors_hooks``.
-
-    Every tensor autograd saves is counted once per storage while any graph still holds it; ``peak``
-    is the largest total held at any moment inside the ``with`` block, ``total`` the sum ever saved.
-    """
-
-    def __init__(self) -> None:
-        self.live: dict[tuple, list] = {}
-        self.current = self.peak = self.total = 0
-
-    class _Held:
-        __slots__ = ("tensor", "key", "owner")
-
-        def __init__(self, tensor: Tensor, key: tuple, owner: "SavedBytes"):
-            self.tensor, self.key, self.owner = tensor, key, owner
-
-        def __del__(self) -> None:
-            self.owner._release(self.key)
-
-    def _key(self, t: Tensor) -> tuple[tuple, int]:
-        try:
-            storage = t.untyped_storage()
-            return (t.device.type, storage.data_ptr()), storage.nbytes()
-        except (RuntimeError, NotImplementedError):  # tensors without a plain storage
-            return ("id", id(t)), t.numel() * t.element_size()
-
-    def _pack(self, t: Tensor) -> "SavedBytes._Held":
-        key, nbytes = self._key(t)
-        if key in self.live:
-            self.live[key][0] += 1
-        else:
-            self.live[key] = [1, nbytes]
-            self.current += nbytes
-            self.total += nbytes
-            self.peak = max(self.peak, self.current)
-        return SavedBytes._Held(t, key, self)
-
-    @staticmethod
-    def _unpack(held: "SavedBytes._Held") -> Tensor:
-        return held.tensor
-
-    def _release(self, key: tuple) -> None:
-        entry = self.live.get(key)
-        if entry is None:
-            return
-        entry[0] -= 1
-        if entry[0] == 0:
-            self.current -= entry[1]
-            del self.live[key]
-
-    def __enter__(self) -> "SavedBytes":
-        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
-        self._hooks.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._hooks.__exit__(*exc)
-
-
-class FlopCount(TorchDispatchMode):
-    """FLOPs of every operation torch has a formula for (``torch.utils.flop_counter``), run inside the block.
-
-    Unlike ``FlopCounterMode`` it keeps no module hierarchy, so it also counts inside the double backward of
-    gradient matching. ``total`` is the count.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.total = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        formula = flop_registry.get(func._overloadpacket)
-        if formula is not None:
-            self.total += int(formula(*args, **kwargs, out_val=out))
-        return out
-
-
-def flops_of(fn: Callable[[], object]) -> int:
-    """FLOPs of one call of ``fn``."""
-    with FlopCount() as count:
-        fn()
-    return count.total
 
 
 def _measure(fn: Callable[[], object], device: torch.device, repeats: int) -> dict[str, float | int | None]:

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..core.cost import flops_of
 from ..zoo.classifier import random_shift
-from .cost import flops_of
 from .distill import Distilled, TeddyRecipe, UnrolledRecipe, distill_teddy, distill_unrolled, init_synthetic
 from .kernels import DISTANCES, classifier_loss, taylor_grad, teddy_grad, unrolled_grad, weights_of
 from .pool import Pool

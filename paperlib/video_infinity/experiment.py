@@ -9,7 +9,7 @@ processes once:
 * costs: memory per process on 1, 2, 4 processes and bytes exchanged against the video length;
 * long videos: the same long videos generated several ways (:data:`ARMS`), side by side.
 
-Memory is the exact count of :class:`~paperlib.video_infinity.memory.PeakLiveBytes`, which belongs to each
+Memory is the exact count of :class:`~paperlib.core.cost.PeakLiveBytes`, which belongs to each
 job whatever ran before it in the process; :func:`measure_costs` can also give each process count fresh
 processes, for a resident-memory figure (the benchmark). Narrated in notebooks/video_infinity.py.
 """

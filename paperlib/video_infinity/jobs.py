@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .kernels import ClipComm, DualScope, make_clip_parallel, set_dual_scope_reference
-from .memory import PeakLiveBytes
+from ..core.cost import PeakLiveBytes
 from .models import build_model, scheduler_for
 
 __all__ = ["MODES", "check_split", "video_job", "run_jobs", "stitch", "faulty_job"]
@@ -69,7 +69,7 @@ def _rss_mb() -> float:
 @torch.no_grad()
 def video_job(rank: int, world_size: int, device: torch.device, job: dict[str, Any]) -> dict[str, Any] | None:
     """Denoise this rank's part of one batch of videos; return its clips and costs: ``peak_live_mb`` (the
-    most bytes the denoising held at once, counted exactly by :class:`~paperlib.video_infinity.memory.
+    most bytes the denoising held at once, counted exactly by :class:`~paperlib.core.cost.
     PeakLiveBytes`), ``peak_rss_mb`` (the process's peak resident memory over its level after building the
     model), per-step seconds and, for Video-Infinity, the bytes handed to collectives.
 
