@@ -71,13 +71,14 @@ def test_counted_flops_are_the_matrix_products():
 
 
 def test_measure_counts_exactly_and_the_fresh_process_agrees():
-    first = measure("linear", 512, heads=2, head_dim=16, time_budget=0.05, max_repeats=2)
-    again = measure("linear", 512, heads=2, head_dim=16, time_budget=0.05, max_repeats=2)
-    assert first.peak_bytes == again.peak_bytes >= 512 * 2 * 16 * 4   # deterministic, the output at least
-    assert first.seconds > 0 and first.flops == counted_flops("linear", 512, 2, 16)
-    fresh = measure_fresh("linear", 512, heads=2, head_dim=16, time_budget=0.05, max_repeats=2, timeout=120)
+    n = 4096  # inputs of 512 KiB each, well above the child's mmap threshold: resident memory sees them every time
+    first = measure("linear", n, heads=2, head_dim=16, time_budget=0.05, max_repeats=2)
+    again = measure("linear", n, heads=2, head_dim=16, time_budget=0.05, max_repeats=2)
+    assert first.peak_bytes == again.peak_bytes >= n * 2 * 16 * 4       # deterministic, the output at least
+    assert first.seconds > 0 and first.flops == counted_flops("linear", n, 2, 16)
+    fresh = measure_fresh("linear", n, heads=2, head_dim=16, time_budget=0.05, max_repeats=2, timeout=120)
     assert fresh.error is None and fresh.peak_bytes == first.peak_bytes
-    assert fresh.rss_bytes >= 3 * 512 * 2 * 16 * 4             # resident: the inputs at least
+    assert fresh.rss_bytes >= 3 * n * 2 * 16 * 4               # resident: the inputs at least
     with pytest.raises(ValueError, match="kernel"):
         measure("cosine", 256)
 
