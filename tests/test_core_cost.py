@@ -2,7 +2,7 @@
 every time (FlopCount and SavedBytes are tested on Teddy's gradients, allocated_peak on LinFusion's kernels)."""
 import torch
 
-from paperlib.core.cost import PeakLiveBytes
+from paperlib.core.cost import PeakLiveBytes, uncounted
 from paperlib.video_infinity import make_video_unet
 
 
@@ -30,3 +30,12 @@ def test_a_unet_call_scales_with_the_frames_and_repeats_exactly():
         peaks.append(m.peak)
     assert peaks[1] == peaks[2]  # the same computation, the same count
     assert 1.8 < peaks[1] / peaks[0] < 2.05  # activations follow the frames
+
+
+def test_uncounted_leaves_a_backends_buffers_out_and_counts_what_is_copied_out():
+    with PeakLiveBytes() as m:
+        with uncounted():
+            buffer = torch.zeros(1000)  # handed to a backend, freed on its thread: not counted
+        copy = buffer.clone()  # 4000 bytes
+        del buffer
+    assert m.peak == 4000 and copy.numel() == 1000

@@ -7,7 +7,8 @@
 * :class:`PeakLiveBytes`: the most bytes of tensor storage alive at once among those the ops inside
   allocated, op by op. Unlike resident memory it is the same on every run (the same ops allocate the same
   storages in the same order). Storages that existed before (weights, inputs) and outputs that reuse an
-  input's storage (in-place ops, views) are not counted. Works on any device.
+  input's storage (in-place ops, views) are not counted. Works on any device. Memory handed to a library that
+  frees it on a thread of its own (a communication backend) is allocated under :func:`uncounted`.
 * :func:`allocated_peak`: the allocator's peak while a call runs, which also sees memory a fused kernel
   allocates below dispatch (CPU: the profiler's memory records; CUDA: ``max_memory_allocated``).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import weakref
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -27,7 +29,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import flop_registry
 
-__all__ = ["FlopCount", "PeakLiveBytes", "SavedBytes", "allocated_peak", "flops_of"]
+__all__ = ["FlopCount", "PeakLiveBytes", "SavedBytes", "allocated_peak", "flops_of", "uncounted"]
 
 
 class SavedBytes:
@@ -117,6 +119,21 @@ def flops_of(fn: Callable[[], object]) -> int:
     return count.total
 
 
+_uncounted = threading.local()
+
+
+@contextmanager
+def uncounted() -> Iterator[None]:
+    """Ops inside are left out of :class:`PeakLiveBytes`' count. For buffers handed to a communication backend:
+    its worker thread lets go of them at a moment that depends on thread scheduling, so counting them would
+    make the count differ from run to run. What is copied out of them afterwards is counted."""
+    _uncounted.depth = getattr(_uncounted, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _uncounted.depth -= 1
+
+
 class PeakLiveBytes(TorchDispatchMode):
     """``with PeakLiveBytes() as m: ...`` then ``m.peak``: the most bytes alive at once among the storages
     that the ops inside allocated (released when Python frees them)."""
@@ -131,6 +148,8 @@ class PeakLiveBytes(TorchDispatchMode):
         self.live -= nbytes
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if getattr(_uncounted, "depth", 0):
+            return func(*args, **(kwargs or {}))
         inputs = {t.untyped_storage()._cdata for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
         out = func(*args, **(kwargs or {}))
         for t in tree_leaves(out):

@@ -35,6 +35,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ..core.cost import uncounted
 from ..core.launch import needs_cpu_staging
 
 __all__ = ["ClipComm", "DualScope", "ClipParallelState", "shared_frame_indices", "global_frame_indices",
@@ -94,10 +95,11 @@ class ClipComm:
         if self.world_size == 1:
             return x
         t0 = time.perf_counter()
-        staged = x.contiguous().to("cpu" if needs_cpu_staging(x) else x.device, copy=True)
-        dist.all_reduce(staged, op=dist.ReduceOp.SUM, group=self.group)
+        with uncounted():  # the backend's buffer: see paperlib.core.cost.uncounted
+            staged = x.to("cpu" if needs_cpu_staging(x) else x.device, copy=True)
+            dist.all_reduce(staged, op=dist.ReduceOp.SUM, group=self.group)
         self._account(kind, x, t0)
-        return staged.to(x.device)
+        return staged.to(x.device, copy=True)
 
     def all_gather(self, x: torch.Tensor, dim: int, kind: str = "global_kv") -> torch.Tensor:
         """Every rank's ``x`` concatenated along ``dim`` in rank order."""
@@ -106,15 +108,18 @@ class ClipComm:
         t0 = time.perf_counter()
         out = self._gather(x, self.group)
         self._account(kind, x, t0)
-        return torch.cat(out, dim=dim)
+        return torch.cat([o.to(x.device) for o in out], dim=dim)
 
     @staticmethod
     def _gather(x: torch.Tensor, group) -> list[torch.Tensor]:
-        """``all_gather`` of ``x`` over ``group``, through the CPU where the backend needs it."""
-        staged = x.contiguous().cpu() if needs_cpu_staging(x) else x.contiguous()
-        out = [torch.empty_like(staged) for _ in range(dist.get_world_size(group))]
-        dist.all_gather(out, staged, group=group)
-        return [o.to(x.device) for o in out]
+        """``all_gather`` of ``x`` over ``group``, through the CPU where the backend needs it, into buffers the
+        backend owns (left out of the memory count: see :func:`paperlib.core.cost.uncounted`); callers copy
+        out what they keep."""
+        with uncounted():
+            staged = x.to("cpu" if needs_cpu_staging(x) else x.device, copy=True).contiguous()
+            out = [torch.empty_like(staged) for _ in range(dist.get_world_size(group))]
+            dist.all_gather(out, staged, group=group)
+        return out
 
     def exchange(self, to_left: torch.Tensor, to_right: torch.Tensor, kind: str
                  ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -123,16 +128,17 @@ class ClipComm:
         order = ("right", "left") if self.rank % 2 == 0 else ("left", "right")
         for side in order:
             if side == "right" and self.rank < self.world_size - 1:
-                from_right = self._pair(to_right, self.pair_groups[self.rank], kind)[1]
+                from_right = self._pair(to_right, self.pair_groups[self.rank], kind, 1)
             elif side == "left" and self.rank > 0:
-                from_left = self._pair(to_left, self.pair_groups[self.rank - 1], kind)[0]
+                from_left = self._pair(to_left, self.pair_groups[self.rank - 1], kind, 0)
         return from_left, from_right
 
-    def _pair(self, x: torch.Tensor, group, kind: str) -> list[torch.Tensor]:
+    def _pair(self, x: torch.Tensor, group, kind: str, index: int) -> torch.Tensor:
+        """Swap ``x`` within a two-rank group; return the group member ``index``'s tensor."""
         t0 = time.perf_counter()
         out = self._gather(x, group)
         self._account(kind, x, t0)
-        return out
+        return out[index].to(x.device, copy=True)
 
 
 @dataclass(frozen=True)
