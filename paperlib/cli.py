@@ -134,7 +134,7 @@ def cmd_gpu_wheels(args: argparse.Namespace) -> int:
 
 
 def cmd_book(args: argparse.Namespace) -> int:
-    from .book import build, execute_chapter
+    from .book import build, execute_chapters
     from .papers import toc_chapters
 
     if args.only:
@@ -143,10 +143,11 @@ def cmd_book(args: argparse.Namespace) -> int:
             print(f"error: --only expects chapters of _toc.yml ({', '.join(toc_chapters())}), "
                   f"got {', '.join(unknown)}", file=sys.stderr)
             return 2
-        for name in args.only:  # executions only: the next full build reuses them while unchanged
-            print(execute_chapter(name, args.scale, args.force) / "run.ipynb")
+        # executions only: the next full build reuses them while unchanged
+        for executed in execute_chapters(args.only, args.scale, args.force, args.jobs).values():
+            print(executed / "run.ipynb")
         return 0
-    html = build(args.scale, force=args.force)
+    html = build(args.scale, force=args.force, jobs=args.jobs)
     print(html / "index.html")
     return 0
 
@@ -202,6 +203,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="re-execute even unchanged chapters")
     b.add_argument("--only", nargs="+", metavar="NAME",
                    help="only execute these chapters (no HTML); a later full build reuses the executions")
+    b.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="chapters executed at once (default: the CPU count; each uses one torch thread)")
     b.set_defaults(fn=cmd_book)
     bb = sub.add_parser("bench", help="run every benchmark and record it for the book's Performance page")
     bb.add_argument("--size", default="cpu", choices=("smoke", "cpu", "full"),

@@ -12,6 +12,6 @@ def smoke_book():
     from paperlib.book import build
     from paperlib.core.paths import book_runs_dir
 
-    html = build("smoke")
+    html = build("smoke", jobs=os.cpu_count() or 1)
     return html, book_runs_dir("smoke")
 

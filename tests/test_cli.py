@@ -123,11 +123,35 @@ def test_book_only_names_chapters_of_the_toc(capsys):
 
 def test_book_only_executes_one_chapter_without_sphinx(monkeypatch, tmp_path, capsys):
     executed = []
-    monkeypatch.setattr("paperlib.book.execute_chapter",
+    monkeypatch.setattr("paperlib.book.executions.execute_chapter",
                         lambda name, scale, force=False: executed.append((name, scale)) or tmp_path)
     monkeypatch.setattr("paperlib.book.build", lambda *a, **k: pytest.fail("--only must not build the HTML"))
     assert cli.main(["book", "--scale", "cpu", "--only", "teddy"]) == 0
     assert executed == [("teddy", "cpu")]
+
+
+def test_book_executes_chapters_side_by_side_and_keeps_the_others_when_one_fails(monkeypatch, tmp_path):
+    """Two at a time: both start before either ends; a failure is reported after the rest finished."""
+    import threading
+
+    from paperlib.book import executions
+
+    started, both_running, finished = [], threading.Barrier(2, timeout=10), []
+
+    def fake(name, scale, force=False):
+        started.append(name)
+        both_running.wait()  # times out (BrokenBarrierError) unless the two run at once
+        if name == "bad":
+            raise ValueError("boom")
+        finished.append(name)
+        return tmp_path / name
+
+    monkeypatch.setattr(executions, "execute_chapter", fake)
+    with pytest.raises(RuntimeError, match="bad: boom"):
+        executions.execute_chapters(["bad", "good"], "smoke", jobs=2)
+    assert sorted(started) == ["bad", "good"] and finished == ["good"]
+    monkeypatch.setattr(executions, "execute_chapter", lambda name, scale, force=False: tmp_path / name)
+    assert executions.execute_chapters(["a", "b", "c"], "smoke", jobs=2) == {n: tmp_path / n for n in "abc"}
 
 
 def test_warm_also_trains_the_papers_own_models(monkeypatch, capsys):

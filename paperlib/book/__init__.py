@@ -16,22 +16,22 @@ from pathlib import Path
 
 from ..core.paths import repo_root
 from ..papers import toc_chapters
-from .executions import cache_execution, execute_chapter
+from .executions import cache_execution, execute_chapter, execute_chapters
 
-__all__ = ["build", "execute_chapter"]
+__all__ = ["build", "execute_chapter", "execute_chapters"]
 
 
-def build(scale: str = "cpu", force: bool = False, warnings_as_errors: bool = True) -> Path:
-    """Execute every chapter of ``_toc.yml`` at ``scale``, write the generated pages, build ``_build/html``."""
+def build(scale: str = "cpu", force: bool = False, warnings_as_errors: bool = True, jobs: int = 1) -> Path:
+    """Execute every chapter of ``_toc.yml`` at ``scale`` (``jobs`` at a time), write the generated pages,
+    build ``_build/html``."""
     from .dashboard import write_dashboard
     from .performance import write_performance
     from .teaching import write_teaching
     from .vendor import ensure_assets
 
     root = repo_root()
-    for name in toc_chapters():
-        print(f"[book] {name} at {scale} scale", flush=True)
-        cache_execution(name, execute_chapter(name, scale, force) / "run.ipynb")
+    for name, executed in execute_chapters(toc_chapters(), scale, force, jobs).items():
+        cache_execution(name, executed / "run.ipynb")
     write_dashboard(scale)
     write_teaching()
     write_performance()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..core.paths import book_runs_dir, repo_root
@@ -72,6 +73,22 @@ def execute_chapter(name: str, scale: str, force: bool = False) -> Path:
     # it started, so the next build recognises it and an edit made during the run still counts
     (dest / "fingerprint").write_text(fingerprint(name, scale, before))
     return dest
+
+
+def execute_chapters(names: list[str], scale: str, force: bool = False, jobs: int = 1) -> dict[str, Path]:
+    """Execute chapters ``jobs`` at a time (each kernel uses one torch thread, so a 2-core machine runs two);
+    return each chapter's folder. A failed chapter does not stop the others: their executions are kept and
+    every failure is reported together afterwards."""
+    def one(name: str) -> Path:
+        print(f"[book] {name} at {scale} scale", flush=True)
+        return execute_chapter(name, scale, force)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {name: pool.submit(one, name) for name in names}
+    failed = {name: f.exception() for name, f in futures.items() if f.exception() is not None}
+    if failed:
+        raise RuntimeError("chapters failed: " + "; ".join(f"{n}: {e}" for n, e in failed.items()))
+    return {name: f.result() for name, f in futures.items()}
 
 
 def cache_execution(name: str, executed: Path) -> None:
