@@ -39,23 +39,32 @@ def execute(name: str, parameters: Mapping[str, Any], dest: Path, timeout_s: int
     staging = dest.parent / f".staging-{dest.name}-{stamp}"
     staging.mkdir(parents=True)
     source = jupytext.read(notebook(name))
-    env_before = os.environ.get("PAPERLIB_RUN_DIR")
-    os.environ["PAPERLIB_RUN_DIR"] = str(staging.resolve())
+    # the kernel learns its run folder from its own environment: this process's os.environ is left alone,
+    # so chapters executed side by side (paperlib book --jobs) each write into their own folder
+    kernel_env = dict(child_env(), PAPERLIB_RUN_DIR=str(staging.resolve()))
     try:
         papermill.execute_notebook(source, str(staging / "run.ipynb"), parameters=dict(parameters),
                                    kernel_name="python3", language="python", cwd=str(notebook(name).parent),
-                                   progress_bar=False, execution_timeout=timeout_s)
+                                   progress_bar=False, execution_timeout=timeout_s,
+                                   kernel_manager_class=_kernel_manager_with(kernel_env))
     except Exception as err:  # papermill wraps the cell's error; keep its first line
         raise RunFailed(name, staging / "run.ipynb", str(err).strip().splitlines()[-1][:300]) from None
-    finally:
-        if env_before is None:
-            os.environ.pop("PAPERLIB_RUN_DIR", None)
-        else:
-            os.environ["PAPERLIB_RUN_DIR"] = env_before
     if not (staging / "metrics.json").is_file():
         raise RunFailed(name, staging / "run.ipynb", "it finished without writing metrics.json (run.save())")
     _promote(staging, dest)
     return dest
+
+
+def _kernel_manager_with(env: dict[str, str]) -> type:
+    """A Jupyter kernel manager class whose kernels start with ``env``."""
+    from jupyter_client import AsyncKernelManager
+
+    class KernelManagerWithEnv(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:
+            kw.setdefault("env", env)
+            await super().start_kernel(**kw)
+
+    return KernelManagerWithEnv
 
 
 def _promote(staging: Path, dest: Path) -> None:

@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -166,3 +167,17 @@ def test_warm_also_trains_the_papers_own_models(monkeypatch, capsys):
     seeds = ma_warm.SCHEMA.resolve(scale="smoke").seeds
     assert trained[0] == ("clip", "smoke") and len(trained) == 1 + 2 * seeds
     assert "mutual_attack: surrogate CLIP (smoke)" in capsys.readouterr().out
+
+def test_executions_side_by_side_each_write_their_own_run_folder(monkeypatch, tmp_path):
+    """Two real kernels started at once: each finds its own run folder (the runner keeps its os.environ)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    chapter = tmp_path / "chapter.py"
+    chapter.write_text('# %% tags=["parameters"]\ntag = ""\n\n# %%\nimport json, os, pathlib, time\ntime.sleep(1)\n'
+                       'pathlib.Path(os.environ["PAPERLIB_RUN_DIR"], "metrics.json").write_text(json.dumps(tag))\n')
+    monkeypatch.setattr(runner, "notebook", lambda name: chapter)
+    with ThreadPoolExecutor(2) as pool:
+        dests = list(pool.map(lambda tag: runner.execute("demo", {"tag": tag}, tmp_path / tag, timeout_s=120),
+                              ["a", "b"]))
+    assert [json.loads((d / "metrics.json").read_text()) for d in dests] == ["a", "b"]
+    assert "PAPERLIB_RUN_DIR" not in os.environ

@@ -80,7 +80,7 @@ def execute_chapters(names: list[str], scale: str, force: bool = False, jobs: in
     return each chapter's folder. A failed chapter does not stop the others: their executions are kept and
     every failure is reported together afterwards."""
     def one(name: str) -> Path:
-        print(f"[book] {name} at {scale} scale", flush=True)
+        print(f"[book] {name} at {scale} scale\n", end="", flush=True)  # one write: lines from two threads stay whole
         return execute_chapter(name, scale, force)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
