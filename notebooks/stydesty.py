@@ -344,16 +344,17 @@ display(run.claims_table())
 # **{glue:text}`official_beats_erm_verdict`**, against the IN-only control
 # **{glue:text}`official_beats_in_only_verdict`**, against RandConv
 # **{glue:text}`official_beats_randconv_verdict`**. The table gives each effect (StyDeSty minus the
-# baseline, in accuracy) with its one-sided 95% bounds, and for a void claim the prerequisite that failed.
+# baseline, in accuracy) with the bounds the test decides on, and for a void claim the prerequisite that failed.
 #
 # **What they mean in this run.** No comparison could be judged: the table names, for each, the
 # prerequisite that failed. At the search's pick StyDeSty does not learn the source (source-validation
 # accuracy {glue:text}`acc_stydesty_source_val:.3f`, against {glue:text}`acc_erm_source_val:.3f` for ERM);
-# at the official position it comes close ({glue:text}`acc_stydesty_official_source_val:.3f`), but three
-# seeds do not establish at 95% that it clears the bar. This budget cannot afford the seeds that might:
-# the chapter already uses most of its CPU time. The point estimates do not favour the method either:
-# at the official position StyDeSty averages {glue:text}`acc_stydesty_official_target_mean:.3f` on the
-# targets against {glue:text}`acc_erm_in_official_target_mean:.3f` for the same layer without the game and
+# at the official position it comes close ({glue:text}`acc_stydesty_official_source_val:.3f`), but
+# {glue:text}`n_seeds` seeds do not establish with that confidence that it clears the bar. This budget
+# cannot afford the seeds that might: the chapter already uses most of its CPU time. The point estimates do
+# not favour the method either: at the official position StyDeSty averages
+# {glue:text}`acc_stydesty_official_target_mean:.3f` on the targets against
+# {glue:text}`acc_erm_in_official_target_mean:.3f` for the same layer without the game and
 # {glue:text}`acc_erm_target_mean:.3f` for ERM, and in the sweep it beats the layer alone at
 # {glue:text}`sweep_stydesty_wins` of the {glue:text}`sweep_n_positions` positions. The IN-only control is
 # the sceptic's question: the affine instance norm normalises away colour and contrast, the styles of most

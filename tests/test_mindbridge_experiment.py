@@ -54,8 +54,8 @@ def test_simulated_subjects_differ_in_size_share_test_stimuli_and_not_training_o
 def test_responses_carry_the_stimulus(setting):
     s = setting.sources[0]  # repeats of one stimulus agree more than responses to different stimuli
     a, b = s.test_V[:, 0], s.test_V[:, 1]
-    same = torch.nn.functional.cosine_similarity(a - a.mean(), b - b.mean(), dim=1).mean()
-    other = torch.nn.functional.cosine_similarity(a - a.mean(), (b - b.mean()).roll(1, 0), dim=1).mean()
+    same = F.cosine_similarity(a - a.mean(), b - b.mean(), dim=1).mean()
+    other = F.cosine_similarity(a - a.mean(), (b - b.mean()).roll(1, 0), dim=1).mean()
     assert same > other + 0.05
 
 
@@ -71,7 +71,7 @@ def _best_match(shared: float, seed: int) -> float:
 def test_the_share_of_common_structure_sets_how_alike_subjects_are(seed):
     # at share 1 every voxel of one subject has a near twin in the other (the template read along another warp)
     alike = [_best_match(shared, seed) for shared in (1.0, 0.5, 0.0)]
-    assert alike[0] > 0.8 and alike[0] > alike[1] + 0.2 > alike[2] + 0.3
+    assert alike[0] > 0.8 and alike[0] > alike[1] + 0.2 and alike[1] > alike[2] + 0.1
 
 
 def test_each_seed_draws_other_subjects_and_the_same_seed_the_same(make):
